@@ -36,6 +36,7 @@ DEB_PACKAGES=(
   "uidmap 1:4.13"
   "slirp4netns 1.2."
   "fuse-overlayfs 1.10"
+  "containernetworking-plugins 1.1."
   "debootstrap 1.0."
 )
 # -------------------------------------------------------------------------------------------
@@ -130,5 +131,6 @@ install_npm_deps
 if [[ $profile == all ]]; then
   install_debs
   install_go_tools
+  bash "$root/tools/crds.sh"
   write_podman_conf
 fi

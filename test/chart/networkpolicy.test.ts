@@ -1,0 +1,81 @@
+// The NetworkPolicies allow exactly nginx -> service -> redis, the metrics scrape, the backup job
+// and DNS: the allow-graph is computed from the rendered policies and compared as a whole.
+import t from 'tap';
+import type { K8sObject } from '../../tools/lib/helm.ts';
+import { render } from './chart.ts';
+
+type Peer = Record<string, unknown>;
+
+/** Names a peer: a component of this release, the metrics scraper, DNS, or "any". */
+function peerName(p: Peer | undefined): string {
+  if (!p) return 'any';
+  const pod = (p.podSelector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {};
+  const ns = (p.namespaceSelector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels;
+  if (pod['k8s-app'] === 'kube-dns') return 'dns';
+  if (ns?.['kubernetes.io/metadata.name'] === 'monitoring') return 'metrics-scraper';
+  if (pod['app.kubernetes.io/component'] && !p.namespaceSelector) return pod['app.kubernetes.io/component'];
+  if (Object.keys(pod).length === 0 && !p.namespaceSelector) return 'namespace';
+  return JSON.stringify(p);
+}
+
+function edges(objects: K8sObject[]): string[] {
+  const out: string[] = [];
+  for (const np of objects.filter((o) => o.kind === 'NetworkPolicy')) {
+    const self = np.spec.podSelector.matchLabels['app.kubernetes.io/component'];
+    for (const rule of np.spec.ingress ?? [])
+      for (const from of rule.from ?? [undefined])
+        for (const port of rule.ports ?? [{ port: 'all' }])
+          out.push(`${peerName(from)} -> ${self}:${port.port}`);
+    for (const rule of np.spec.egress ?? [])
+      for (const to of rule.to ?? [undefined])
+        for (const port of rule.ports ?? [{ port: 'all' }])
+          out.push(`${self} -> ${peerName(to)}:${port.port}${port.protocol === 'UDP' ? '/udp' : ''}`);
+    t.same(np.spec.policyTypes, ['Ingress', 'Egress'], `${np.metadata.name} restricts both directions`);
+  }
+  return out.sort();
+}
+
+const base = [
+  'any -> nginx:http',
+  'metrics-scraper -> nginx:metrics',
+  'nginx -> service:http',
+  'metrics-scraper -> service:http',
+  'service -> redis:redis',
+  'backup -> redis:redis',
+  'metrics-scraper -> redis:metrics',
+  'nginx -> service:8000',
+  'nginx -> dns:53/udp',
+  'nginx -> dns:53',
+  'service -> redis:6379',
+  'service -> dns:53/udp',
+  'service -> dns:53',
+  'backup -> redis:6379',
+  'backup -> dns:53/udp',
+  'backup -> dns:53',
+];
+
+t.test('defaults: exactly the designed graph', async (t) => {
+  t.same(edges((await render()).objects), [...base].sort());
+});
+
+t.test('backup to S3 adds HTTPS egress for the backup job only', async (t) => {
+  const { objects } = await render(['redis.backup.s3.enabled=true', 'redis.backup.s3.uri=s3://b/p']);
+  t.same(edges(objects), [...base, 'backup -> any:443'].sort());
+});
+
+t.test(
+  'without nginx the namespace reaches the service; without backup nothing else reaches redis',
+  async (t) => {
+    const { objects } = await render(['nginx.enabled=false', 'redis.backup.enabled=false']);
+    const want = base
+      .filter((e) => !e.includes('nginx') && !e.startsWith('backup') && e !== 'backup -> redis:redis')
+      .concat('namespace -> service:http');
+    t.same(edges(objects), want.sort());
+  },
+);
+
+t.test('the scraper selector comes from values', async (t) => {
+  const { objects } = await render(['global.networkPolicy.metrics.namespaceSelector.matchLabels.team=obs']);
+  const np = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'hit-counter-redis');
+  t.match(JSON.stringify(np), /"team":"obs"/);
+});

@@ -1,0 +1,158 @@
+// Renders the defaults, each environment and a matrix of toggles; every object must pass the
+// strict schema validation and the chart's policies.
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { checkPolicies, validateManifests } from '../../tools/lib/k8s-validate.ts';
+import { find, render, repoRoot } from './chart.ts';
+
+const environments = readdirSync(path.join(repoRoot, 'environments')).map((env) =>
+  path.join(repoRoot, 'environments', env, 'values.yaml'),
+);
+
+const cases: { name: string; set?: string[]; files?: string[]; apis?: string[] }[] = [
+  { name: 'defaults' },
+  { name: 'defaults without the monitoring API', apis: [] },
+  ...environments.map((file) => ({
+    name: `environment ${path.basename(path.dirname(file))}`,
+    files: [file],
+  })),
+  { name: 'redis off (embedded store, one replica)', set: ['redis.enabled=false', 'replicaCount=1'] },
+  { name: 'nginx off', set: ['nginx.enabled=false'] },
+  { name: 'servicemonitor on', set: ['servicemonitor.enabled=true'] },
+  { name: 'servicemonitor on, no monitoring API', set: ['servicemonitor.enabled=true'], apis: [] },
+  { name: 'HPA on', set: ['autoscaling.enabled=true'] },
+  {
+    name: 'ingress on',
+    set: [
+      'nginx.ingress.enabled=true',
+      'nginx.ingress.className=nginx',
+      'nginx.ingress.host=hits.example.test',
+    ],
+  },
+  {
+    name: 'backup to S3 on',
+    set: [
+      'redis.backup.s3.enabled=true',
+      'redis.backup.s3.uri=s3://bucket/prefix',
+      'global.redis.auth.enabled=true',
+      'global.redis.auth.password=pw',
+    ],
+  },
+  { name: 'backup off', set: ['redis.backup.enabled=false'] },
+  {
+    name: 'auth with existingSecret',
+    set: ['global.redis.auth.enabled=true', 'global.redis.auth.existingSecret=my-secret'],
+  },
+  { name: 'auth with password', set: ['global.redis.auth.enabled=true', 'global.redis.auth.password=pw'] },
+  {
+    name: 'network policies off, exporters off',
+    set: [
+      'global.networkPolicy.enabled=false',
+      'redis.exporter.enabled=false',
+      'nginx.exporter.enabled=false',
+    ],
+  },
+  { name: 'NodePort', set: ['nginx.service.type=NodePort', 'nginx.service.nodePort=30080'] },
+];
+
+for (const c of cases) {
+  t.test(c.name, async (t) => {
+    const { yaml, objects } = await render(c.set, c.files, c.apis);
+    t.ok(objects.length > 10, `renders objects (${objects.length})`);
+    t.same(await validateManifests(yaml), [], 'every object passes strict schema validation');
+    t.same(checkPolicies(objects), [], 'every object passes the policies');
+    const images = [...yaml.matchAll(/image: (\S+)/g)].map((m) => m[1] ?? '');
+    t.notOk(
+      images.some((i) => /:latest$|^[^:]+$/.test(i)),
+      `no latest or untagged image (${[...new Set(images)].join(', ')})`,
+    );
+  });
+}
+
+t.test('the monitoring kinds render only where the cluster has the API', async (t) => {
+  const withApi = await render(['servicemonitor.enabled=true']);
+  const without = await render(['servicemonitor.enabled=true'], [], []);
+  const kinds = (r: typeof withApi) => r.objects.map((o) => o.kind);
+  t.equal(kinds(withApi).filter((k) => k === 'ServiceMonitor').length, 3);
+  t.ok(kinds(withApi).includes('PrometheusRule'));
+  t.notOk(kinds(without).includes('ServiceMonitor'));
+  t.notOk(kinds(without).includes('PrometheusRule'));
+  t.ok(
+    without.objects.some((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1'),
+    'dashboard needs no CRD',
+  );
+});
+
+t.test('replicas are omitted when the HPA is on', async (t) => {
+  const off = find((await render()).objects, 'Deployment', 'hit-counter');
+  t.equal(off.spec.replicas, 2);
+  const on = (await render(['autoscaling.enabled=true'])).objects;
+  t.notOk('replicas' in find(on, 'Deployment', 'hit-counter').spec);
+  t.equal(find(on, 'HorizontalPodAutoscaler', 'hit-counter').spec.minReplicas, 3);
+});
+
+t.test('the service image tag defaults to appVersion and environments pin one', async (t) => {
+  const d = find((await render()).objects, 'Deployment', 'hit-counter');
+  t.equal(d.spec.template.spec.containers[0].image, 'hit-counter:0.1.0');
+  const d2 = find(
+    (await render(['image.repository=example/hc', 'image.tag=1.2.3'])).objects,
+    'Deployment',
+    'hit-counter',
+  );
+  t.equal(d2.spec.template.spec.containers[0].image, 'example/hc:1.2.3');
+  await t.rejects(render(['image.tag=latest']), /image\/tag/);
+  await t.rejects(render(['helmTest.image.tag=']), /helmTest\/image\/tag|pinned tag/);
+});
+
+t.test('the service gets its Redis URL and password from the Secret, never in clear', async (t) => {
+  const secret = 'S3cret-value-for-the-test';
+  const { objects } = await render([
+    'global.redis.auth.enabled=true',
+    `global.redis.auth.password=${secret}`,
+  ]);
+  const env = find(objects, 'Deployment', 'hit-counter').spec.template.spec.containers[0].env;
+  const byName = Object.fromEntries(env.map((e: { name: string }) => [e.name, e]));
+  t.equal(byName.REDIS_URL.value, 'redis://hit-counter-redis:6379/0');
+  t.same(byName.REDIS_PASSWORD.valueFrom.secretKeyRef, { name: 'hit-counter-redis', key: 'redis-password' });
+  t.equal(Number(byName.SHUTDOWN_DELAY_MS.value), 5000);
+  t.ok(
+    Number(byName.KEEP_ALIVE_TIMEOUT_MS.value) > 30_000,
+    'keep-alive above nginx upstream keepalive_timeout',
+  );
+  const s = find(objects, 'Secret', 'hit-counter-redis');
+  t.equal(Buffer.from(s.data['redis-password'], 'base64').toString(), secret);
+  for (const o of objects.filter((x) => x.kind !== 'Secret')) {
+    t.notMatch(JSON.stringify(o), secret, `${o.kind}/${o.metadata.name} does not carry the password`);
+  }
+  const sts = find(objects, 'StatefulSet', 'hit-counter-redis').spec.template.spec.containers[0];
+  t.ok(sts.args.includes('$(REDIS_PASSWORD)'), 'redis-server gets --requirepass from the Secret env');
+});
+
+t.test('auth on without a password source fails with its message', async (t) => {
+  await t.rejects(render(['global.redis.auth.enabled=true']), /global\.redis\.auth\.existingSecret/);
+});
+
+t.test('bad values are refused with a reason', async (t) => {
+  await t.rejects(render(['shutdownDelayMs=29000']), /shutdownDelayMs \(29000\) must be at least 5000 below/);
+  await t.rejects(render(['redis.enabled=false']), /embedded in-memory store/);
+  await t.rejects(render(['redis.backup.s3.enabled=true']), /redis\.backup\.s3\.uri/);
+});
+
+t.test('config and secret changes roll the pods (checksum annotations)', async (t) => {
+  const a = (await render()).objects;
+  const b = (await render(['nginx.config.readTimeout=20s', 'redis.config.maxmemory=300mb'])).objects;
+  const ann = (objs: typeof a, kind: string, name: string) =>
+    find(objs, kind, name).spec.template.metadata.annotations['checksum/config'];
+  t.not(ann(a, 'Deployment', 'hit-counter-nginx'), ann(b, 'Deployment', 'hit-counter-nginx'));
+  t.not(ann(a, 'StatefulSet', 'hit-counter-redis'), ann(b, 'StatefulSet', 'hit-counter-redis'));
+});
+
+t.test('the Redis StatefulSet claims its volume with apiVersion and kind', async (t) => {
+  const env = path.join(repoRoot, 'environments/eks/values.yaml');
+  const sts = find((await render([], [env])).objects, 'StatefulSet', 'hit-counter-redis');
+  const claim = sts.spec.volumeClaimTemplates[0];
+  t.equal(claim.apiVersion, 'v1');
+  t.equal(claim.kind, 'PersistentVolumeClaim');
+  t.equal(claim.spec.storageClassName, 'gp3');
+});
