@@ -1,0 +1,77 @@
+// Temporary checkouts for the promotion and set-repo CLIs: environment files written with odd but
+// valid formatting (comments, spacing, quoting, a flow mapping, no final newline) that an edit must
+// keep byte for byte, and a way to run a CLI of tools/ against them.
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Test } from 'tap';
+
+export const repoRoot = path.resolve(import.meta.dirname, '../..');
+
+export const environments: Record<string, string> = {
+  minikube: [
+    '# a minikube-like environment',
+    'replicaCount: 1   # one pod is enough on one node',
+    '',
+    'image:',
+    '  # where the image comes from',
+    '  repository: hit-counter   # built locally',
+    '  tag: "sha-0123456"  # the deployed tag',
+    '  pullPolicy: IfNotPresent',
+    '',
+    'redis:',
+    '  auth:',
+    '    password: dev-only-password # DEV ONLY',
+    '',
+  ].join('\n'),
+  // single-quoted tag, deeper indent, flow mapping, no newline at the end
+  eks: [
+    '# an eks-like environment',
+    'image: # the service image',
+    "    tag: '1.2.0'    # promoted from minikube",
+    '    repository: acme/hit-counter',
+    'autoscaling: {enabled: true, minReplicas: 3}',
+  ].join('\n'),
+  // no image.tag yet: it runs the chart's appVersion
+  staging: [
+    '# a new environment',
+    'image:',
+    '  repository: hit-counter # the image',
+    'ingress:',
+    '  enabled: false',
+    '',
+  ].join('\n'),
+};
+
+/** A temporary checkout with environments/<env>/values.yaml (and copies of `copy`); removed by teardown. */
+export async function tempCheckout(t: Test, copy: string[] = []): Promise<string> {
+  const root = await mkdtemp(path.join(tmpdir(), 'gitops-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  for (const [env, text] of Object.entries(environments)) {
+    await mkdir(path.join(root, 'environments', env), { recursive: true });
+    await writeFile(path.join(root, 'environments', env, 'values.yaml'), text);
+  }
+  for (const rel of copy) await cp(path.join(repoRoot, rel), path.join(root, rel), { recursive: true });
+  return root;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node tools/<script> --root <root> ...args`. */
+export function runCli(script: string, root: string, args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [path.join(repoRoot, 'tools', script), '--root', root, ...args],
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}

@@ -1,0 +1,202 @@
+// Promotion CLI: the image tag each environment deploys lives in environments/<env>/values.yaml
+// (`image.tag`); Argo CD deploys whatever that file says on the main branch.
+//
+//   npm run promote -- set <env> <tag>      deploy <tag> to <env>
+//   npm run promote -- copy <from> <to>     deploy what <from> runs to <to>
+//   npm run promote -- show                 every environment and its tag
+//
+// Only the tag's scalar changes; every other byte of the file (comments included) is kept. Running
+// a command twice changes nothing the second time. `--root <dir>` works on another checkout.
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { isMap, isScalar, parseDocument, type Document, type Node, type Pair, type Scalar } from 'yaml';
+
+const usage = `usage: npm run promote -- set <env> <tag> | copy <from> <to> | show  [--root <dir>]
+tags: a release version X.Y.Z (optionally v-prefixed, optionally -prerelease) or sha-<7 to 40 hex digits>`;
+
+const semverTag = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
+const shaTag = /^sha-[0-9a-f]{7,40}$/;
+const ociTag = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+
+/** Why `tag` is not a tag this project deploys, or undefined when it is one. */
+export function tagProblem(tag: string): string | undefined {
+  if ((semverTag.test(tag) || shaTag.test(tag)) && ociTag.test(tag)) return undefined;
+  return `invalid image tag "${tag}": expected X.Y.Z, vX.Y.Z, X.Y.Z-<prerelease> or sha-<7 to 40 lowercase hex digits>`;
+}
+
+const tagComment = 'the image tag deployed here; set by `npm run promote`';
+
+/** `value` as YAML source in the style of `old` (plain, 'single' or "double" quoted). */
+function scalarSource(value: string, old: Scalar | undefined): string {
+  const plainSafe = parseDocument(`k: ${value}`).toJS()?.k === value && !/[#:]\s|\s#/.test(value);
+  if (old?.type === 'QUOTE_SINGLE') return `'${value.replaceAll("'", "''")}'`;
+  if (old?.type === 'PLAIN' && plainSafe) return value;
+  return JSON.stringify(value);
+}
+
+function lineStart(text: string, offset: number): number {
+  return text.lastIndexOf('\n', offset - 1) + 1;
+}
+
+function lineEnd(text: string, offset: number): number {
+  const end = text.indexOf('\n', offset);
+  return end === -1 ? text.length : end + 1;
+}
+
+/** Reads a string at `keyPath`, or undefined when absent or empty. */
+export function getYamlString(doc: Document, keyPath: string[]): string | undefined {
+  const value: unknown = doc.getIn(keyPath);
+  return value === undefined || value === null || value === '' ? undefined : String(value);
+}
+
+/**
+ * Sets the string at `keyPath` (block mappings) in YAML source `text`, changing only that scalar's
+ * bytes; a missing key is added on its own line (with `comment`) under its parent mapping.
+ */
+export function setYamlScalar(text: string, keyPath: string[], value: string, comment = tagComment): string {
+  const doc = parseDocument(text);
+  if (doc.errors.length) throw new Error(`not valid YAML: ${doc.errors[0]!.message}`);
+  const where = keyPath.join('.');
+
+  // Walk down to the deepest existing mapping on the path.
+  let map: Node | null = doc.contents;
+  let depth = 0;
+  let parentPair: Pair | undefined;
+  for (; depth < keyPath.length; depth++) {
+    if (!isMap(map)) break;
+    const pair = map.items.find((p) => isScalar(p.key) && p.key.value === keyPath[depth]);
+    if (!pair) break;
+    if (depth === keyPath.length - 1) {
+      const node = pair.value as Node | null;
+      if (node !== null && !isScalar(node)) throw new Error(`${where} is not a scalar`);
+      const scalar = node as Scalar | null;
+      if (scalar?.range && scalar.range[1] > scalar.range[0]) {
+        const [start, end] = scalar.range;
+        return text.slice(0, start) + scalarSource(value, scalar) + text.slice(end);
+      }
+      // `key:` with no value: write the value right after the key's colon.
+      const keyEnd = (pair.key as Scalar).range![1];
+      const colon = text.indexOf(':', keyEnd) + 1;
+      return text.slice(0, colon) + ' ' + scalarSource(value, undefined) + text.slice(colon);
+    }
+    parentPair = pair;
+    map = pair.value as Node | null;
+  }
+
+  const missing = keyPath.slice(depth);
+  if (map !== null && map !== doc.contents && (!isMap(map) || map.flow)) {
+    throw new Error(`${keyPath.slice(0, depth).join('.')} is not a block mapping; set ${where} by hand`);
+  }
+  const lines = (indent: string) =>
+    missing
+      .map((k, i) => {
+        const pad = indent + '  '.repeat(i);
+        return i === missing.length - 1
+          ? `${pad}${k}: ${scalarSource(value, undefined)}  # ${comment}\n`
+          : `${pad}${k}:\n`;
+      })
+      .join('');
+
+  if (depth === 0) {
+    if (doc.contents !== null && !isMap(doc.contents)) throw new Error('the document is not a mapping');
+    const body = text.length && !text.endsWith('\n') ? text + '\n' : text;
+    return body + lines('');
+  }
+  // Insert right after the parent key's line, indented like the parent's first child.
+  const keyStart = (parentPair!.key as Scalar).range![0];
+  const parentIndent = keyStart - lineStart(text, keyStart);
+  const first = isMap(map) ? (map.items[0]?.key as Scalar | undefined) : undefined;
+  const indent = first?.range ? first.range[0] - lineStart(text, first.range[0]) : parentIndent + 2;
+  const at = lineEnd(text, (parentPair!.key as Scalar).range![1]);
+  const head = text.slice(0, at);
+  return (head.endsWith('\n') ? head : head + '\n') + lines(' '.repeat(indent)) + text.slice(at);
+}
+
+export function environmentsDir(root: string): string {
+  return path.join(root, 'environments');
+}
+
+async function environments(root: string): Promise<string[]> {
+  const dir = environmentsDir(root);
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => {
+    throw new Error(`no environments folder at ${dir}`);
+  });
+  const names: string[] = [];
+  for (const e of entries) {
+    const ok = await stat(path.join(dir, e.name, 'values.yaml')).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+    if (e.isDirectory() && ok) names.push(e.name);
+  }
+  return names.sort();
+}
+
+async function valuesFile(root: string, env: string): Promise<string> {
+  const known = await environments(root);
+  if (!known.includes(env)) {
+    throw new Error(`unknown environment "${env}": expected one of ${known.join(', ') || '(none found)'}`);
+  }
+  return path.join(environmentsDir(root), env, 'values.yaml');
+}
+
+async function readTag(root: string, env: string): Promise<string | undefined> {
+  const text = await readFile(await valuesFile(root, env), 'utf8');
+  return getYamlString(parseDocument(text), ['image', 'tag']);
+}
+
+async function setTag(root: string, env: string, tag: string): Promise<string> {
+  const problem = tagProblem(tag);
+  if (problem) throw new Error(problem);
+  const file = await valuesFile(root, env);
+  const before = await readFile(file, 'utf8');
+  const old = getYamlString(parseDocument(before), ['image', 'tag']);
+  if (old === tag) return `${env}: image.tag is already ${tag}; nothing changed`;
+  const after = setYamlScalar(before, ['image', 'tag'], tag);
+  if (getYamlString(parseDocument(after), ['image', 'tag']) !== tag) {
+    throw new Error(`${file}: could not set image.tag (the file was left unchanged)`);
+  }
+  await writeFile(file, after);
+  return `${env}: image.tag ${old ?? '(chart appVersion)'} -> ${tag}`;
+}
+
+async function main(argv: string[]): Promise<string> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { root: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const root = path.resolve(values.root ?? path.join(import.meta.dirname, '..'));
+  const [command, a, b, ...extra] = positionals;
+  if (values.help) return usage;
+  if (command === 'show' && a === undefined) {
+    const envs = await environments(root);
+    const width = Math.max(...envs.map((e) => e.length));
+    const rows = await Promise.all(
+      envs.map(async (e) => `${e.padEnd(width)}  ${(await readTag(root, e)) ?? '(chart appVersion)'}`),
+    );
+    return rows.join('\n');
+  }
+  if (command === 'set' && a && b && !extra.length) return setTag(root, a, b);
+  if (command === 'copy' && a && b && !extra.length) {
+    await valuesFile(root, b);
+    const tag = await readTag(root, a);
+    if (tag === undefined)
+      throw new Error(`${a} sets no image.tag (it runs the chart's appVersion); nothing to copy`);
+    return setTag(root, b, tag);
+  }
+  throw Object.assign(new Error(usage), { exitCode: 2 });
+}
+
+if (import.meta.main) {
+  try {
+    console.log(await main(process.argv.slice(2)));
+  } catch (err) {
+    const e = err as Error & { exitCode?: number; code?: string };
+    console.error(
+      `promote: ${e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `${e.message}\n${usage}` : e.message}`,
+    );
+    process.exitCode = e.exitCode ?? 1;
+  }
+}

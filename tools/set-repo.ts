@@ -1,0 +1,156 @@
+// Points the GitOps manifests at a fork:
+//
+//   npm run gitops:set-repo -- <git-url> [--image <repository>]
+//
+// rewrites the repository URL everywhere it appears under argocd/ (AppProject sourceRepos, every
+// Application / ApplicationSet source repoURL) and, with --image, `image.repository` in every
+// environments/<env>/values.yaml. Only those scalars change; comments and formatting stay.
+// `--root <dir>` works on another checkout.
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { isMap, isScalar, isSeq, parseAllDocuments, type Node, type Scalar } from 'yaml';
+import { setYamlScalar } from './promote.ts';
+
+const usage = 'usage: npm run gitops:set-repo -- <git-url> [--image <repository>]  [--root <dir>]';
+
+/** Why `url` is not a git repository URL Argo CD can fetch, or undefined. */
+export function repoUrlProblem(url: string): string | undefined {
+  const expected =
+    'expected https://<host>/<owner>/<repo>.git, ssh://git@<host>/<owner>/<repo>.git or git@<host>:<owner>/<repo>.git';
+  const scp = /^[a-zA-Z0-9._-]+@[a-zA-Z0-9.-]+:[a-zA-Z0-9._-]+(\/[a-zA-Z0-9._-]+)*(\.git)?$/;
+  if (scp.test(url) && !url.includes('://')) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `not a git repository URL: "${url}"; ${expected}`;
+  }
+  const okPath = /^\/[a-zA-Z0-9._~-]+(\/[a-zA-Z0-9._~-]+)+\/?$/.test(parsed.pathname);
+  if (
+    !['https:', 'ssh:'].includes(parsed.protocol) ||
+    !parsed.hostname ||
+    !okPath ||
+    parsed.search ||
+    parsed.hash
+  ) {
+    return `not a git repository URL: "${url}"; ${expected}`;
+  }
+  if (parsed.password)
+    return `the URL "${url}" carries a password; give credentials to Argo CD as a repository secret`;
+  return undefined;
+}
+
+/** Why `repo` is not an image repository (`[host[:port]/]path`, lowercase, no tag), or undefined. */
+export function imageRepositoryProblem(repo: string): string | undefined {
+  const component = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+  const host =
+    '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?';
+  if (new RegExp(`^${host}${component}(?:/${component})*$`).test(repo) && repo.length <= 255)
+    return undefined;
+  return `not an image repository: "${repo}"; expected [host[:port]/]name/with/lowercase/parts, without a tag`;
+}
+
+/** The scalar nodes holding the repository URL in one argocd/ document. */
+function repoUrlNodes(doc: Node | null): Scalar[] {
+  const found: Scalar[] = [];
+  const get = (node: Node | null | undefined, key: string): Node | null | undefined =>
+    isMap(node) ? (node.get(key, true) as Node | null | undefined) : undefined;
+  const sources = (spec: Node | null | undefined) => {
+    const single = get(spec, 'source');
+    const many = get(spec, 'sources');
+    for (const s of [single, ...(isSeq(many) ? (many.items as Node[]) : [])]) {
+      const url = get(s, 'repoURL');
+      if (isScalar(url)) found.push(url);
+    }
+  };
+  const kind = (get(doc, 'kind') as Scalar | undefined)?.value;
+  const spec = get(doc, 'spec');
+  if (kind === 'AppProject') {
+    const repos = get(spec, 'sourceRepos');
+    if (isSeq(repos)) for (const r of repos.items) if (isScalar(r)) found.push(r);
+  } else if (kind === 'Application') {
+    sources(spec);
+  } else if (kind === 'ApplicationSet') {
+    sources(get(get(spec, 'template'), 'spec'));
+  }
+  return found;
+}
+
+async function yamlFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
+
+/** Rewrites the repository URL in every argocd/ manifest; resolves with the files changed. */
+export async function setRepoUrl(root: string, url: string): Promise<string[]> {
+  const changed: string[] = [];
+  const files = await yamlFiles(path.join(root, 'argocd')).catch(() => {
+    throw new Error(`no argocd folder at ${path.join(root, 'argocd')}`);
+  });
+  for (const file of files) {
+    const text = await readFile(file, 'utf8');
+    const docs = parseAllDocuments(text);
+    if (!Array.isArray(docs)) continue;
+    const nodes = docs.flatMap((d) => repoUrlNodes(d.contents)).sort((a, b) => b.range![0] - a.range![0]);
+    let out = text;
+    for (const n of nodes) {
+      const source = n.type === 'PLAIN' ? url : JSON.stringify(url);
+      out = out.slice(0, n.range![0]) + source + out.slice(n.range![1]);
+    }
+    if (out !== text) {
+      await writeFile(file, out);
+      changed.push(path.relative(root, file));
+    }
+  }
+  return changed;
+}
+
+/** Sets image.repository in every environment's values file; resolves with the files changed. */
+export async function setImageRepository(root: string, repository: string): Promise<string[]> {
+  const dir = path.join(root, 'environments');
+  const changed: string[] = [];
+  for (const file of (await yamlFiles(dir)).filter((f) => path.basename(f) === 'values.yaml')) {
+    const text = await readFile(file, 'utf8');
+    const out = setYamlScalar(
+      text,
+      ['image', 'repository'],
+      repository,
+      'the image; set by `npm run gitops:set-repo`',
+    );
+    if (out !== text) {
+      await writeFile(file, out);
+      changed.push(path.relative(root, file));
+    }
+  }
+  return changed;
+}
+
+async function main(argv: string[]): Promise<string> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { image: { type: 'string' }, root: { type: 'string' } },
+  });
+  if (positionals.length !== 1) throw new Error(usage);
+  const url = positionals[0]!;
+  const problem =
+    repoUrlProblem(url) ?? (values.image !== undefined ? imageRepositoryProblem(values.image) : undefined);
+  if (problem) throw new Error(problem);
+  const root = path.resolve(values.root ?? path.join(import.meta.dirname, '..'));
+  const changed = await setRepoUrl(root, url);
+  if (values.image !== undefined) changed.push(...(await setImageRepository(root, values.image)));
+  return changed.length ? `updated: ${changed.join(', ')}` : 'nothing to change';
+}
+
+if (import.meta.main) {
+  try {
+    console.log(await main(process.argv.slice(2)));
+  } catch (err) {
+    console.error(`set-repo: ${(err as Error).message}`);
+    process.exitCode = 1;
+  }
+}
