@@ -1,0 +1,102 @@
+// buildApp(config): the Fastify instance with its store, metrics, hooks and routes — no listen().
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.ts';
+import { MemoryStore } from './counter/memory.ts';
+import { RedisStore } from './counter/redis.ts';
+import type { CounterStore } from './counter/store.ts';
+import { createMetrics } from './metrics.ts';
+import { healthRoutes, type ReadyState } from './routes/health.ts';
+import { hitRoutes } from './routes/hit.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { isQuiet, RequestLogController } from './request-log.ts';
+
+/** Set when shutdown starts: /ready turns 503 while requests are still served. */
+export type Lifecycle = { draining: boolean };
+
+export type AppOptions = {
+  lifecycle?: Lifecycle;
+  /** A ready-made store (unit tests); otherwise Redis when REDIS_URL is set, else embedded. */
+  store?: CounterStore;
+  logger?: FastifyServerOptions['logger'];
+  /** Redis command timeout in ms (default 1000); tests hold Redis longer than that on purpose. */
+  redisCommandTimeoutMs?: number;
+};
+
+/** Longest request target accepted (bytes); longer ones get 414 before routing. */
+export const MAX_URL_LENGTH = 4096;
+
+export function buildApp(config: Config, opts: AppOptions = {}): FastifyInstance {
+  const app = Fastify({
+    logger: opts.logger ?? { level: config.logLevel },
+    logController: new RequestLogController(),
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  const lifecycle = opts.lifecycle ?? { draining: false };
+  let store: CounterStore;
+  const readyState = (): ReadyState => {
+    if (lifecycle.draining) return { ready: false, reason: 'draining: shutting down' };
+    const status = store.status();
+    return status.ready ? { ready: true } : { ready: false, reason: `store not ready: ${status.detail}` };
+  };
+  const metrics = createMetrics(() => readyState().ready);
+  if (opts.store) {
+    store = opts.store;
+  } else if (config.redisUrl) {
+    store = new RedisStore({
+      url: config.redisUrl,
+      password: config.redisPassword,
+      key: config.counterKey,
+      batchMax: config.batchMax,
+      log: app.log,
+      metrics,
+      commandTimeoutMs: opts.redisCommandTimeoutMs,
+    });
+  } else {
+    app.log.warn('REDIS_URL is unset: using the embedded in-memory store (one process, lost on exit)');
+    store = new MemoryStore();
+  }
+  app.addHook('onClose', async () => store.close());
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url.length > MAX_URL_LENGTH) {
+      await reply
+        .code(414)
+        .header('connection', 'close')
+        .type('text/plain; charset=utf-8')
+        .send(`URI too long: at most ${MAX_URL_LENGTH} bytes\n`);
+    }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    if (isQuiet(request)) return;
+    metrics.httpDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status_code: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.setNotFoundHandler(async (_request, reply) =>
+    reply.code(404).type('text/plain; charset=utf-8').send('Not found\n'),
+  );
+
+  // No stack traces reach clients: 4xx keep their message, anything else is a plain 500.
+  app.setErrorHandler(async (err: Error & { statusCode?: number }, request, reply) => {
+    const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (code === 500) request.log.error({ err }, 'request failed');
+    return reply
+      .code(code)
+      .type('text/plain; charset=utf-8')
+      .send(code === 500 ? 'Internal error\n' : `${err.message}\n`);
+  });
+
+  void app.register(hitRoutes, { store, metrics });
+  void app.register(healthRoutes, { readyState });
+  void app.register(metricsRoutes, { registry: metrics.registry });
+  return app;
+}

@@ -1,0 +1,27 @@
+// The counter store contract: every hit gets its own exact number (a bigint, Redis's signed 64-bit
+// range), numbers are unique and, when every hit succeeds, contiguous.
+export type StoreErrorKind = 'timeout' | 'unavailable' | 'error';
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+  readonly kind: StoreErrorKind;
+  constructor(kind: StoreErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.kind = kind;
+  }
+}
+
+export type StoreStatus = { ready: boolean; detail: string };
+
+export interface CounterStore {
+  readonly kind: 'redis' | 'memory';
+  /** Counts one hit and resolves with its number; rejects with a StoreError. */
+  hit(): Promise<bigint>;
+  /** The current value without counting. */
+  current(): Promise<bigint>;
+  status(): StoreStatus;
+  close(): Promise<void>;
+}
+
+/** Redis's INCRBY limit: the largest signed 64-bit integer. */
+export const COUNTER_MAX = 2n ** 63n - 1n;

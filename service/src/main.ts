@@ -1,0 +1,30 @@
+// The process: configuration, the app, listen, signals, exit codes (2 = bad configuration,
+// 1 = could not start or could not shut down cleanly, 0 = clean shutdown).
+import { buildApp, type Lifecycle } from './app.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { handleShutdownSignals } from './shutdown.ts';
+
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`hit-counter: configuration error: ${err.message}\n`);
+  process.exit(2);
+}
+
+const lifecycle: Lifecycle = { draining: false };
+const app = buildApp(config, { lifecycle });
+handleShutdownSignals({ app, lifecycle, delayMs: config.shutdownDelayMs });
+
+process.on('unhandledRejection', (err) => {
+  app.log.fatal({ err }, 'unhandled rejection');
+  process.exit(1);
+});
+
+try {
+  await app.listen({ port: config.port, host: config.host });
+} catch (err) {
+  app.log.fatal({ err }, 'could not start listening');
+  process.exit(1);
+}

@@ -1,0 +1,44 @@
+// A real browser: headless Chromium (Debian's, driven by playwright-core) opens / and sees the
+// sentence; a reload shows the next number.
+import { chromium } from 'playwright-core';
+import t from 'tap';
+import { requireBinary, tempDir } from '../../tools/lib/proc.ts';
+import { startService } from './helpers/service.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+t.test('the page shows the sentence and a reload shows N+1', async (t) => {
+  requireBinary(CHROMIUM);
+  const service = await startService(t);
+  const context = await chromium.launchPersistentContext(tempDir('chromium-'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+  });
+  // Closing the context ends the browser process playwright started.
+  t.teardown(() => context.close());
+  const page = context.pages()[0] ?? (await context.newPage());
+
+  const response = await page.goto(`${service.url}/`);
+  t.equal(response?.status(), 200);
+  t.match(response?.headers()['content-type'], /^text\/html/);
+  t.equal(await page.getAttribute('html', 'lang'), 'en');
+  t.ok((await page.title()).length > 0, 'the page has a title');
+  const heading = page.getByRole('heading', { level: 1 });
+  const first = await heading.textContent();
+  const m = /^Holla! we have hit (\d+) times$/.exec(first ?? '');
+  t.ok(m, `the sentence is shown: ${first}`);
+  const n = BigInt(m?.[1] ?? '0');
+
+  await page.reload();
+  t.equal(await heading.textContent(), `Holla! we have hit ${n + 1n} times`);
+});

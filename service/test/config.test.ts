@@ -1,0 +1,102 @@
+// Configuration: defaults, parsing, and a bad value stopping the process with exit 2 and one line.
+import t from 'tap';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { freePort } from '../../tools/lib/ports.ts';
+import { spawnService } from './helpers/service.ts';
+
+t.test('defaults follow the contract', async (t) => {
+  t.same(loadConfig({}), {
+    port: 8000,
+    host: '0.0.0.0',
+    redisUrl: undefined,
+    redisPassword: undefined,
+    counterKey: 'hits',
+    batchMax: 1024,
+    shutdownDelayMs: 0,
+    logLevel: 'info',
+    keepAliveTimeoutMs: 65000,
+  });
+});
+
+t.test('values are parsed and typed; empty REDIS_URL means the embedded store', async (t) => {
+  const c = loadConfig({
+    PORT: '9000',
+    HOST: '127.0.0.1',
+    REDIS_URL: 'redis://redis:6379/2',
+    REDIS_PASSWORD: 's3cret',
+    COUNTER_KEY: 'views',
+    COUNTER_BATCH_MAX: '1',
+    SHUTDOWN_DELAY_MS: '5000',
+    LOG_LEVEL: 'debug',
+    KEEP_ALIVE_TIMEOUT_MS: '61000',
+  });
+  t.match(c, {
+    port: 9000,
+    host: '127.0.0.1',
+    redisUrl: 'redis://redis:6379/2',
+    redisPassword: 's3cret',
+    counterKey: 'views',
+    batchMax: 1,
+    shutdownDelayMs: 5000,
+    logLevel: 'debug',
+    keepAliveTimeoutMs: 61000,
+  });
+  t.equal(loadConfig({ REDIS_URL: '' }).redisUrl, undefined);
+});
+
+const bad: [Record<string, string>, string, RegExp][] = [
+  [{ PORT: 'eighty' }, 'PORT', /expected an integer 0-65535/],
+  [{ PORT: '70000' }, 'PORT', /must be <= 65535/],
+  [{ REDIS_URL: 'http://redis:6379' }, 'REDIS_URL', /expected redis:\/\/host:port\/db/],
+  [{ COUNTER_BATCH_MAX: '0' }, 'COUNTER_BATCH_MAX', /1 = no batching/],
+  [{ COUNTER_KEY: '' }, 'COUNTER_KEY', /non-empty Redis key/],
+  [{ SHUTDOWN_DELAY_MS: '-1' }, 'SHUTDOWN_DELAY_MS', /integer 0-600000/],
+  [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /one of fatal\|error\|warn\|info\|debug\|trace\|silent/],
+  [{ KEEP_ALIVE_TIMEOUT_MS: '500' }, 'KEEP_ALIVE_TIMEOUT_MS', /keepalive_timeout/],
+];
+
+t.test('a bad value throws a ConfigError naming the variable and the expected form', async (t) => {
+  for (const [env, name, expected] of bad) {
+    t.throws(() => loadConfig(env), ConfigError, name);
+    try {
+      loadConfig(env);
+    } catch (err) {
+      const message = (err as Error).message;
+      t.ok(message.startsWith(`${name}=`), `${name} named first: ${message}`);
+      t.match(message, expected);
+      t.notMatch(message, /\n/, 'one line');
+    }
+  }
+});
+
+t.test('an error message never echoes the password', async (t) => {
+  const message = (() => {
+    try {
+      loadConfig({ REDIS_PASSWORD: 's3cret', REDIS_URL: 'http://:s3cret@redis:6379' });
+      return '';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  })();
+  t.match(message, /^REDIS_URL="http:\/\/\*\*\*@redis:6379"/);
+  t.notMatch(message, /s3cret/);
+});
+
+t.test('the process exits 2 with one line naming the variable', async (t) => {
+  const cases: [Record<string, string>, string][] = [
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ COUNTER_BATCH_MAX: 'many' }, 'COUNTER_BATCH_MAX'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+  ];
+  await Promise.all(
+    cases.map(async ([env, name]) => {
+      const proc = spawnService(env, await freePort());
+      t.teardown(() => proc.stop());
+      const exit = await proc.exited;
+      const lines = proc.log().trim().split('\n');
+      t.equal(exit.code, 2, `${name}: exit code 2`);
+      t.equal(lines.length, 1, `${name}: exactly one line: ${proc.log()}`);
+      t.match(lines[0], new RegExp(`^hit-counter: configuration error: ${name}=.*expected `));
+    }),
+  );
+});

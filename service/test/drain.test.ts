@@ -1,0 +1,87 @@
+// The drain sequence in process, with requests provably in flight: Redis holds writes longer than
+// the drain delay (the store's command timeout is raised for this), so the requests are still open
+// when the server starts closing.
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import t from 'tap';
+import { buildApp, type Lifecycle } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createShutdown } from '../src/shutdown.ts';
+import { startRedis } from '../../tools/lib/redis.ts';
+import { waitFor } from '../../tools/lib/proc.ts';
+import { get, hitNumber } from './helpers/http.ts';
+
+const HELD = 29;
+
+t.test(
+  'SIGTERM with requests in flight: all answered 200, late ones 503 + Connection: close, exit 0',
+  async (t) => {
+    const redis = await startRedis();
+    t.teardown(() => redis.stop());
+    const lines: { msg?: string; url?: string }[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    const lifecycle: Lifecycle = { draining: false };
+    const app = buildApp(loadConfig({ REDIS_URL: redis.url }), {
+      lifecycle,
+      logger: { level: 'debug', stream },
+      redisCommandTimeoutMs: 20_000,
+    });
+    let completedAtExit = -1;
+    const completed = () => lines.filter((l) => l.msg === 'request' && l.url === '/').length;
+    let exited: (code: number) => void = () => {};
+    const exitCode = new Promise<number>((resolve) => (exited = resolve));
+    const shutdown = createShutdown({
+      app,
+      lifecycle,
+      delayMs: 500,
+      exit: (code) => {
+        completedAtExit = completed();
+        exited(code);
+      },
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    await waitFor(async () => (await get(`${url}/ready`)).status === 200, { what: '/ready 200' });
+    t.equal(hitNumber((await get(`${url}/`)).body), 1n);
+
+    // One keep-alive connection carries a held request now and a late request during the close.
+    const socket = connect((app.server.address() as { port: number }).port, '127.0.0.1');
+    t.teardown(() => socket.destroy());
+    let received = '';
+    socket.on('data', (c) => (received += c.toString()));
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+
+    const incoming = () => lines.filter((l) => l.msg === 'incoming request' && l.url === '/').length;
+    const before = incoming();
+    const completedBefore = completed();
+    await redis.cli('CLIENT', 'PAUSE', '4000', 'WRITE');
+    const held = Array.from({ length: HELD }, () => get(`${url}/`, { timeoutMs: 30_000 }));
+    socket.write('GET / HTTP/1.1\r\nHost: test\r\n\r\n');
+    await waitFor(() => incoming() >= before + HELD + 1, { intervalMs: 5, what: 'held requests received' });
+
+    void shutdown('SIGTERM');
+    const ready = await app.inject({ url: '/ready' });
+    t.equal(ready.statusCode, 503, '/ready 503 at once');
+    t.same(ready.json(), { status: 'NOT_READY', reason: 'draining: shutting down' });
+
+    await waitFor(() => !app.server.listening, { what: 'the server to start closing' });
+    t.equal(completed(), completedBefore, 'the held requests are still open while the server closes');
+    socket.write('GET / HTTP/1.1\r\nHost: test\r\n\r\n');
+
+    const answers = await Promise.all(held);
+    t.same([...new Set(answers.map((a) => a.status))], [200], 'every held request answered 200');
+    t.equal(await exitCode, 0, 'exit 0');
+    t.equal(completedAtExit, completedBefore + HELD + 1, 'exit only after every held request was answered');
+    await waitFor(() => /HTTP\/1\.1 503/.test(received), { what: 'the late answer' });
+    const [first, second] = received.split(/(?=HTTP\/1\.1 )/);
+    t.match(first, /^HTTP\/1\.1 200 /, 'the held keep-alive request: 200');
+    t.match(second, /^HTTP\/1\.1 503 /, 'the late request: 503');
+    t.match(second, /\r\nconnection: close\r\n/i, 'the late request: Connection: close');
+    t.equal(await redis.cli('GET', 'hits'), String(HELD + 2), 'every answered hit counted, the late one not');
+  },
+);

@@ -1,0 +1,130 @@
+// The Redis store against a real redis-server on a free port: exact 64-bit numbers, group commit,
+// startup without Redis, a slow Redis, AUTH.
+import t, { type Test } from 'tap';
+import { buildApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { freePort } from '../../tools/lib/ports.ts';
+import { startRedis, type RedisServer } from '../../tools/lib/redis.ts';
+import { waitFor } from '../../tools/lib/proc.ts';
+import { contiguousRange, hitNumber } from './helpers/http.ts';
+
+async function redis(t: Test, opts: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
+  const server = await startRedis(opts);
+  t.teardown(() => server.stop());
+  return server;
+}
+
+async function redisApp(t: Test, env: Record<string, string>) {
+  const app = buildApp(loadConfig(env), { logger: false });
+  t.teardown(() => app.close());
+  await app.ready();
+  return app;
+}
+
+async function whenReady(app: Awaited<ReturnType<typeof redisApp>>) {
+  await waitFor(async () => (await app.inject({ url: '/ready' })).statusCode === 200, { what: '/ready 200' });
+}
+
+async function hits(app: Awaited<ReturnType<typeof redisApp>>, n: number): Promise<bigint[]> {
+  const answers = await Promise.all(Array.from({ length: n }, () => app.inject({ url: '/' })));
+  return answers.map((r) => hitNumber(r.body));
+}
+
+function commandCalls(info: string, command: string): number {
+  const m = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info);
+  return m ? Number(m[1]) : 0;
+}
+
+t.test('numbers are exact near the top of the signed 64-bit range', async (t) => {
+  const server = await redis(t);
+  const app = await redisApp(t, { REDIS_URL: server.url });
+  await whenReady(app);
+  t.equal(await server.cli('SET', 'hits', '9223372036854775000'), 'OK');
+  const numbers = await hits(app, 500);
+  t.same(contiguousRange(numbers), [9223372036854775001n, 9223372036854775500n]);
+  t.equal(await server.cli('GET', 'hits'), '9223372036854775500');
+
+  await server.cli('SET', 'hits', '9223372036854775806');
+  t.equal((await app.inject({ url: '/' })).body, 'Holla! we have hit 9223372036854775807 times\n');
+  const over = await app.inject({ url: '/' });
+  t.equal(over.statusCode, 503, 'overflow is refused, not wrapped');
+  t.equal(await server.cli('GET', 'hits'), '9223372036854775807');
+  t.match((await app.inject({ url: '/metrics' })).body, /^hitcounter_store_errors_total\{kind="error"\} 1$/m);
+});
+
+t.test('group commit: concurrent hits share INCRBY commands; COUNTER_BATCH_MAX=1 turns it off', async (t) => {
+  const server = await redis(t);
+  const batched = await redisApp(t, { REDIS_URL: server.url, COUNTER_KEY: 'batched' });
+  const single = await redisApp(t, { REDIS_URL: server.url, COUNTER_KEY: 'single', COUNTER_BATCH_MAX: '1' });
+  await whenReady(batched);
+  await whenReady(single);
+
+  await server.cli('CONFIG', 'RESETSTAT');
+  t.same(contiguousRange(await hits(batched, 400)), [1n, 400n]);
+  const batchedCalls = commandCalls(await server.cli('INFO', 'commandstats'), 'incrby');
+  t.ok(batchedCalls >= 1 && batchedCalls < 400, `400 hits took ${batchedCalls} INCRBY commands`);
+  const metrics = (await batched.inject({ url: '/metrics' })).body;
+  t.match(metrics, new RegExp(`^hitcounter_batch_size_count ${batchedCalls}$`, 'm'));
+  t.match(metrics, /^hitcounter_batch_size_sum 400$/m);
+  t.match(metrics, /^hitcounter_hits_total 400$/m);
+
+  await server.cli('CONFIG', 'RESETSTAT');
+  t.same(contiguousRange(await hits(single, 100)), [1n, 100n]);
+  t.equal(commandCalls(await server.cli('INFO', 'commandstats'), 'incrby'), 100, 'one INCRBY per hit');
+  t.equal(commandCalls(await server.cli('INFO', 'commandstats'), 'get'), 0, 'never INCR-then-GET');
+  t.equal(await server.cli('GET', 'batched'), '400');
+});
+
+t.test('starts without Redis: /health 200, /ready and GET / 503 until Redis comes', async (t) => {
+  const port = await freePort();
+  const app = await redisApp(t, { REDIS_URL: `redis://127.0.0.1:${port}/0` });
+  t.equal((await app.inject({ url: '/health' })).statusCode, 200);
+  const ready = await app.inject({ url: '/ready' });
+  t.equal(ready.statusCode, 503);
+  t.match(ready.json(), { status: 'NOT_READY', reason: /^store not ready: redis / });
+  const res = await app.inject({ url: '/' });
+  t.equal(res.statusCode, 503);
+  t.equal(res.headers['retry-after'], '1');
+  t.match((await app.inject({ url: '/metrics' })).body, /^hitcounter_ready 0$/m);
+
+  const server = await redis(t, { port });
+  await waitFor(async () => (await app.inject({ url: '/ready' })).statusCode === 200, {
+    timeoutMs: 15_000,
+    what: 'the service to reconnect',
+  });
+  t.equal((await app.inject({ url: '/' })).body, 'Holla! we have hit 1 times\n');
+  t.equal(await server.cli('GET', 'hits'), '1');
+});
+
+t.test('a stalled Redis gives a bounded 503; the timed-out INCRBY may still count', async (t) => {
+  const server = await redis(t);
+  const app = await redisApp(t, { REDIS_URL: server.url });
+  await whenReady(app);
+  // Write commands wait 3 s; the service's command timeout is 1 s.
+  t.equal(await server.cli('CLIENT', 'PAUSE', '3000', 'WRITE'), 'OK');
+  const res = await app.inject({ url: '/' });
+  t.equal(res.statusCode, 503);
+  t.equal(res.headers['retry-after'], '1');
+  t.match(
+    (await app.inject({ url: '/metrics' })).body,
+    /^hitcounter_store_errors_total\{kind="timeout"\} 1$/m,
+  );
+  // Documented over-count: Redis applies the INCRBY once the pause ends, though the hit got a 503.
+  await waitFor(async () => (await server.cli('GET', 'hits')) === '1', {
+    timeoutMs: 10_000,
+    what: 'the late INCRBY',
+  });
+  await waitFor(async () => (await app.inject({ url: '/' })).statusCode === 200, { what: 'recovery' });
+  t.equal(await server.cli('GET', 'hits'), '2');
+});
+
+t.test('REDIS_PASSWORD authenticates; a wrong one keeps the service unready', async (t) => {
+  const server = await redis(t, { args: ['--requirepass', 's3cret'], password: 's3cret' });
+  const good = await redisApp(t, { REDIS_URL: server.url, REDIS_PASSWORD: 's3cret' });
+  const wrong = await redisApp(t, { REDIS_URL: server.url, REDIS_PASSWORD: 'nope', COUNTER_KEY: 'other' });
+  await whenReady(good);
+  t.equal((await good.inject({ url: '/' })).body, 'Holla! we have hit 1 times\n');
+  t.equal((await wrong.inject({ url: '/ready' })).statusCode, 503);
+  t.equal((await wrong.inject({ url: '/' })).statusCode, 503);
+  t.equal(await server.cli('EXISTS', 'other'), '0');
+});

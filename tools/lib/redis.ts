@@ -1,0 +1,95 @@
+// A real redis-server on a free loopback port, for tests and the local stack.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './ports.ts';
+import { requireBinary, spawnProcess, tempDir, waitFor, type Exit, type Proc } from './proc.ts';
+
+const run = promisify(execFile);
+
+export type RedisOptions = {
+  /** A redis.conf to start from; the port, dir and bind address below override it. */
+  configFile?: string;
+  /** Extra arguments, e.g. ['--appendonly', 'yes']. */
+  args?: string[];
+  /** Data directory (a fresh temp dir when omitted); reuse it to restart with the same data. */
+  dir?: string;
+  /** Port to listen on (a free one when omitted); reuse it to restart at the same address. */
+  port?: number;
+  /** AUTH password the helper's own commands use (set it in the config or with --requirepass). */
+  password?: string;
+  startTimeoutMs?: number;
+};
+
+export type RedisServer = {
+  port: number;
+  pid: number;
+  dir: string;
+  url: string;
+  proc: Proc;
+  /** Stops the server by pid (SIGTERM, then SIGKILL after the deadline). */
+  stop(opts?: { signal?: NodeJS.Signals; timeoutMs?: number }): Promise<Exit>;
+  /** Runs redis-cli against this server; resolves with its trimmed output. */
+  cli(...args: string[]): Promise<string>;
+};
+
+export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> {
+  const server = requireBinary('redis-server');
+  const cliBin = requireBinary('redis-cli');
+  const dir = opts.dir ?? tempDir('redis-');
+  const attempts = opts.port === undefined ? 3 : 1;
+  let lastLog = '';
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const port = opts.port ?? (await freePort());
+    const args = [
+      ...(opts.configFile ? [opts.configFile] : []),
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--daemonize',
+      'no',
+      ...(opts.configFile ? [] : ['--save', '', '--appendonly', 'no']),
+      ...(opts.args ?? []),
+    ];
+    const proc = spawnProcess(server, args, { logFile: join(dir, `redis-${port}.log`) });
+    const cli = async (...cmd: string[]) => {
+      const auth = opts.password ? ['--no-auth-warning', '-a', opts.password] : [];
+      const { stdout } = await run(cliBin, ['-h', '127.0.0.1', '-p', String(port), ...auth, ...cmd], {
+        timeout: 10_000,
+      });
+      return stdout.trim();
+    };
+    let exited = false;
+    void proc.exited.then(
+      () => (exited = true),
+      () => (exited = true),
+    );
+    try {
+      await waitFor(async () => exited || (await cli('PING')) === 'PONG', {
+        timeoutMs: opts.startTimeoutMs ?? 15_000,
+        what: `redis-server on port ${port}`,
+      });
+    } catch (err) {
+      await proc.stop({ signal: 'SIGKILL' });
+      throw err;
+    }
+    if (exited) {
+      lastLog = proc.log();
+      if (/Address already in use/.test(lastLog)) continue;
+      throw new Error(`redis-server exited at start:\n${lastLog}`);
+    }
+    return {
+      port,
+      pid: proc.pid,
+      dir,
+      url: `redis://127.0.0.1:${port}/0`,
+      proc,
+      stop: (o) => proc.stop(o),
+      cli,
+    };
+  }
+  throw new Error(`redis-server could not find a free port:\n${lastLog}`);
+}
