@@ -1,8 +1,9 @@
 // The chart's nginx.conf, rendered with a local upstream list and local paths, passes `nginx -t`
-// on Debian's nginx and proxies to real upstreams: keepalive HTTP/1.1, a connect failure retried on
-// the next server, JSON access log, stub_status on its private port.
+// on Debian's nginx and proxies to real upstreams: keepalive HTTP/1.1, a request never passed on to a
+// second server (a hit is counted at most once), JSON access log, stub_status on its private port.
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -48,7 +49,7 @@ t.test('the rendered nginx.conf passes nginx -t', async (t) => {
   const conf = readFileSync(file, 'utf8');
   t.match(conf, /server 127\.0\.0\.1:18001;\s+server 127\.0\.0\.1:18002;/);
   t.match(conf, /keepalive_timeout 30s;/);
-  t.match(conf, /proxy_next_upstream error timeout;/);
+  t.match(conf, /proxy_next_upstream off;/);
   t.notMatch(conf, /non_idempotent/);
   const { stderr } = await run(nginx, ['-t', '-e', 'stderr', '-c', file, '-p', dir]);
   t.match(stderr, /syntax is ok/);
@@ -64,7 +65,7 @@ t.test('a broken value makes nginx -t fail (the check can fail)', async (t) => {
   await t.rejects(run(nginx, ['-t', '-e', 'stderr', '-c', file, '-p', dir]), /client_max_body_size/);
 });
 
-t.test('nginx with the rendered config proxies, retries a refused connect, logs JSON', async (t) => {
+t.test('nginx with the rendered config proxies, avoids a dead server, logs JSON', async (t) => {
   const nginx = requireBinary('nginx');
   let hits = 0;
   const seen: IncomingMessage['headers'][] = [];
@@ -80,28 +81,38 @@ t.test('nginx with the rendered config proxies, retries a refused connect, logs 
 
   const dir = localDir();
   const [listen, status] = [await freePort(), await freePort()];
-  const file = await renderConf(dir, [`127.0.0.1:${dead}`, `127.0.0.1:${live}`], listen, status);
+  // The live server first: nginx's round robin starts there, so the first request counts 1.
+  const file = await renderConf(dir, [`127.0.0.1:${live}`, `127.0.0.1:${dead}`], listen, status);
   const proc = spawnProcess(nginx, ['-e', 'stderr', '-c', file, '-p', dir]);
   t.teardown(() => proc.stop({ signal: 'SIGQUIT' }));
   await waitFor(() => fetch(`http://127.0.0.1:${listen}/nginx-health`).then((r) => r.ok), { what: 'nginx' });
 
+  // With proxy_next_upstream off, the one request that meets the refused connect gets a 502 (it
+  // reached no server, so nothing counted it); nginx then marks the server failed and avoids it.
+  const statuses: number[] = [];
   const bodies: string[] = [];
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 6; i++) {
     const r = await fetch(`http://127.0.0.1:${listen}/`);
-    t.equal(r.status, 200, 'answered despite the dead upstream');
-    bodies.push(await r.text());
+    statuses.push(r.status);
+    if (r.status === 200) bodies.push(await r.text());
+    else await r.arrayBuffer();
   }
+  t.equal(
+    statuses.filter((s) => s === 502).length,
+    1,
+    `one 502 for the dead server, then avoided: ${statuses}`,
+  );
   t.same(
     bodies,
-    [1, 2, 3, 4].map((n) => `Holla! we have hit ${n} times`),
-    'each request counted once',
+    [1, 2, 3, 4, 5].map((n) => `Holla! we have hit ${n} times`),
+    'each answered request counted once',
   );
   t.equal(seen[0]?.connection, undefined, 'no Connection: close to the upstream (keepalive)');
   t.ok(seen[0]?.['x-request-id'], 'request id passed on');
 
   const tooBig = await fetch(`http://127.0.0.1:${listen}/`, { headers: { cookie: 'x'.repeat(9000) } });
   t.equal(tooBig.status, 400, 'a header line above the large buffer size is refused');
-  t.equal(hits, 4, 'the refused request never reached the upstream');
+  t.equal(hits, 5, 'the refused request never reached the upstream');
 
   const stub = await fetch(`http://127.0.0.1:${status}/stub_status`).then((r) => r.text());
   t.match(stub, /Active connections: \d+/);
@@ -109,7 +120,7 @@ t.test('nginx with the rendered config proxies, retries a refused connect, logs 
   const lines = await waitFor(
     () => {
       const text = readFileSync(path.join(dir, 'access.log'), 'utf8').trim().split('\n');
-      return text.length >= 5 ? text : undefined;
+      return text.length >= 7 ? text : undefined;
     },
     { what: 'access log lines' },
   );
@@ -117,4 +128,48 @@ t.test('nginx with the rendered config proxies, retries a refused connect, logs 
   t.equal(entry.method, 'GET');
   t.equal(entry.status, 200);
   t.match(entry.upstream_addr, `127.0.0.1:${live}`);
+});
+
+t.test('a request whose upstream dies before answering is not passed to another server', async (t) => {
+  // The double-count case: server A reads (and would count) the request, then its process dies
+  // (the socket is destroyed with no answer). nginx must answer 502, not replay the hit on B.
+  const nginx = requireBinary('nginx');
+  let aReceived = 0;
+  let bHits = 0;
+  const sockets = new Set<Socket>();
+  const dying = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('data', () => {
+      aReceived += 1;
+      socket.destroy();
+    });
+  });
+  const other = createServer((_req, res) => {
+    bHits += 1;
+    res.end('Holla! we have hit 1 times');
+  });
+  await new Promise<void>((resolve) => dying.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    return Promise.all([
+      new Promise<void>((resolve) => dying.close(() => resolve())),
+      new Promise<void>((resolve) => other.close(() => resolve())),
+    ]);
+  });
+  const a = (dying.address() as { port: number }).port;
+  const b = (other.address() as { port: number }).port;
+
+  const dir = localDir();
+  const [listen, status] = [await freePort(), await freePort()];
+  const file = await renderConf(dir, [`127.0.0.1:${a}`, `127.0.0.1:${b}`], listen, status);
+  const proc = spawnProcess(nginx, ['-e', 'stderr', '-c', file, '-p', dir]);
+  t.teardown(() => proc.stop({ signal: 'SIGQUIT' }));
+  await waitFor(() => fetch(`http://127.0.0.1:${listen}/nginx-health`).then((r) => r.ok), { what: 'nginx' });
+
+  const r = await fetch(`http://127.0.0.1:${listen}/`);
+  await r.arrayBuffer();
+  t.equal(aReceived, 1, 'the first server received the request');
+  t.equal(r.status, 502, 'the client is told the request failed');
+  t.equal(bHits, 0, 'the request was not replayed on the second server');
 });
