@@ -1,0 +1,87 @@
+// npm run stack -- [--replicas N] [--port P] [--memory]
+// Starts the local stack (see stack.ts), prints every part's pid, port and log, then the URL,
+// and stops everything on Ctrl-C (SIGINT) or SIGTERM.
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startStack, type Stack } from './stack.ts';
+
+const usage =
+  'usage: npm run stack -- [--replicas N (default 3)] [--port P (default: a free port)] [--memory]';
+
+function parse(): { replicas: number; port: number | undefined; memory: boolean } {
+  const { values } = parseArgs({
+    options: {
+      replicas: { type: 'string', default: '3' },
+      port: { type: 'string' },
+      memory: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(`${usage}\n  --memory  no Redis: one replica with the embedded store`);
+    process.exit(0);
+  }
+  const replicas = Number(values.replicas);
+  if (!/^\d+$/.test(values.replicas) || replicas < 1 || replicas > 64)
+    throw new Error(`--replicas must be a whole number from 1 to 64, got "${values.replicas}"`);
+  let port: number | undefined;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!/^\d+$/.test(values.port) || port < 1 || port > 65535)
+      throw new Error(`--port must be a TCP port from 1 to 65535, got "${values.port}"`);
+  }
+  if (values.memory && replicas > 1)
+    throw new Error('--memory keeps the count inside one process: use it with --replicas 1');
+  return { replicas, port, memory: values.memory };
+}
+
+function print(s: Stack): void {
+  const row = (part: string, pid: number, port: number | string, log: string): string =>
+    `${part.padEnd(10)} pid ${String(pid).padEnd(8)} port ${String(port).padEnd(6)} log ${log}`;
+  if (s.redis) console.log(row('redis', s.redis.pid, s.redis.port, s.redis.proc.logFile));
+  s.services.forEach((r, i) => console.log(row(`service-${i}`, r.pid, r.port, r.logFile)));
+  console.log(row('nginx', s.nginx.pid, s.nginx.port, join(s.logs, 'nginx-access.log')));
+  console.log(`${''.padEnd(34)}error log ${join(s.logs, 'nginx-error.log')}`);
+  console.log(`\nhit-counter is up: ${s.url}   (Ctrl-C stops everything)`);
+}
+
+async function main(): Promise<void> {
+  let opts;
+  try {
+    opts = parse();
+  } catch (err) {
+    console.error(`stack: ${(err as Error).message}\n${usage}`);
+    process.exit(2);
+  }
+  console.log(`starting the stack: redis, ${opts.replicas} service replica(s), nginx ...`);
+  const stack = await startStack({
+    replicas: opts.replicas,
+    port: opts.port,
+    store: opts.memory ? 'memory' : 'redis',
+    keepDir: true,
+  });
+  print(stack);
+  let stopping = false;
+  const shutdown = (sig: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${sig}: stopping nginx, the service replicas and redis ...`);
+    stack.stop().then(
+      () => {
+        console.log(`stopped; logs and data kept in ${stack.dir}`);
+        process.exit(0);
+      },
+      (err: unknown) => {
+        console.error(`stack: stop failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  console.error(`stack: ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,98 @@
+// A local nginx master running a rendered nginx.conf: checked with `nginx -t` before every start
+// and reload, reloaded by SIGHUP to the master pid, stopped by pid.
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { requireBinary, spawnProcess, waitFor } from '../lib/proc.ts';
+import { childPids, isAlive } from './procfs.ts';
+
+const run = promisify(execFile);
+
+export interface Nginx {
+  pid: number;
+  port: number;
+  logFile: string;
+  confFile: string;
+  /** write a new config, check it, SIGHUP the master and wait until the old workers are gone */
+  reload(confText: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface NginxOptions {
+  confText: string;
+  /** nginx's prefix (-p): the config and every relative path in it live here */
+  prefix: string;
+  /** the port the config listens on: start() returns once it accepts connections */
+  port: number;
+  logFile: string;
+}
+
+export async function startNginx(o: NginxOptions): Promise<Nginx> {
+  const bin = requireBinary('nginx');
+  const confFile = join(o.prefix, 'nginx.conf');
+  await writeChecked(bin, confFile, o.prefix, o.confText);
+  const args = ['-e', 'stderr', '-c', confFile, '-p', o.prefix];
+  if (!/^\s*daemon\s+off\s*;/m.test(o.confText)) args.push('-g', 'daemon off;');
+  const proc = spawnProcess(bin, args, { logFile: o.logFile });
+  let exited = false;
+  const onExit = (): void => void (exited = true);
+  proc.exited.then(onExit, onExit);
+  try {
+    await waitFor(async () => exited || (await accepts(o.port)), {
+      timeoutMs: 15_000,
+      what: `nginx listening on port ${o.port} (log: ${o.logFile})`,
+    });
+  } catch (err) {
+    await proc.stop({ signal: 'SIGKILL' });
+    throw err;
+  }
+  if (exited) {
+    const lines = proc.log().trim().split('\n');
+    const why = lines.find((l) => l.includes('[emerg]')) ?? lines.at(-1) ?? '';
+    throw new Error(`nginx exited at start: ${why} (log: ${o.logFile})`);
+  }
+
+  return {
+    pid: proc.pid,
+    port: o.port,
+    logFile: o.logFile,
+    confFile,
+    async reload(confText) {
+      await writeChecked(bin, confFile, o.prefix, confText);
+      const before = new Set(childPids(proc.pid));
+      process.kill(proc.pid, 'SIGHUP');
+      // Reloaded once a worker of the new generation runs and the old generation has drained.
+      await waitFor(
+        () => {
+          const now = childPids(proc.pid);
+          return now.some((p) => !before.has(p)) && [...before].every((p) => !isAlive(p));
+        },
+        { timeoutMs: 20_000, what: 'nginx reload (new workers up, old workers drained)' },
+      );
+    },
+    // SIGQUIT: graceful (in-flight requests finish), SIGKILL after the deadline
+    stop: async () => void (await proc.stop({ signal: 'SIGQUIT', timeoutMs: 10_000 })),
+  };
+}
+
+async function writeChecked(bin: string, confFile: string, prefix: string, text: string): Promise<void> {
+  writeFileSync(confFile, text);
+  try {
+    await run(bin, ['-t', '-q', '-e', 'stderr', '-c', confFile, '-p', prefix]);
+  } catch (err) {
+    const stderr = String((err as { stderr?: string }).stderr ?? err).trim();
+    throw new Error(`the rendered nginx.conf does not pass nginx -t (${confFile}): ${stderr}`, {
+      cause: err,
+    });
+  }
+}
+
+async function accepts(port: number): Promise<boolean> {
+  try {
+    await fetch(`http://127.0.0.1:${port}/`, { method: 'HEAD', signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
