@@ -42,6 +42,42 @@ t.test('starts, prints pids, ports, logs and the URL, and stops everything on SI
   if (kept) rmSync(kept, { recursive: true, force: true });
 });
 
+t.test('--monitoring adds Prometheus and the exporters, all scraped, all stopped on SIGINT', async (t) => {
+  const proc = spawnProcess(process.execPath, [cli, '--replicas', '1', '--monitoring']);
+  t.teardown(() => proc.stop({ signal: 'SIGKILL' }));
+  const out = await waitFor(() => (/Prometheus: (http:\S+)/.test(proc.log()) ? proc.log() : ''), {
+    timeoutMs: 90_000,
+    what: 'the stack CLI to print the Prometheus URL',
+  });
+  const prom = /Prometheus: (http:\S+)/.exec(out)?.[1] ?? '';
+  const monitoringPids = [
+    ...(/prometheus pid (\d+), redis_exporter pid (\d+), nginx exporter pid (\d+)/.exec(out) ?? []),
+  ]
+    .slice(1)
+    .map(Number);
+  t.equal(monitoringPids.length, 3, 'it prints the pids of Prometheus and both exporters');
+  t.ok(monitoringPids.every(isAlive), 'and they run');
+  const targets = (await (await fetch(`${prom}/api/v1/targets`)).json()) as {
+    data: { activeTargets: { health: string; labels: { job: string } }[] };
+  };
+  const jobs = targets.data.activeTargets.map((x) => `${x.labels.job}:${x.health}`).sort();
+  t.equal(jobs.length, 3, `a target each for the service and both exporters: ${jobs}`);
+  t.ok(
+    jobs.every((j) => j.endsWith(':up')),
+    `every target is up: ${jobs}`,
+  );
+
+  proc.signal('SIGINT');
+  const exit = await proc.exited;
+  t.equal(exit.code, 0, 'the CLI exits 0 after SIGINT');
+  t.ok(
+    monitoringPids.every((p) => !isAlive(p)),
+    'Prometheus and the exporters are stopped',
+  );
+  const kept = /kept in (\S+)/.exec(proc.log())?.[1];
+  if (kept) rmSync(kept, { recursive: true, force: true });
+});
+
 t.test('bad arguments: exit 2 with the reason and the usage', async (t) => {
   for (const args of [['--replicas', 'x'], ['--replicas', '0'], ['--port', '70000'], ['--bogus']]) {
     const err = await run(process.execPath, [cli, ...args]).then(

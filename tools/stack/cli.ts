@@ -1,24 +1,29 @@
-// npm run stack -- [--replicas N] [--port P] [--memory]
+// npm run stack -- [--replicas N] [--port P] [--memory] [--monitoring]
 // Starts the local stack (see stack.ts), prints every part's pid, port and log, then the URL,
 // and stops everything on Ctrl-C (SIGINT) or SIGTERM.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startMonitoring, type Monitoring } from './monitoring.ts';
 import { startStack, type Stack } from './stack.ts';
 
 const usage =
-  'usage: npm run stack -- [--replicas N (default 3)] [--port P (default: a free port)] [--memory]';
+  'usage: npm run stack -- [--replicas N (default 3)] [--port P (default: a free port)] [--memory] [--monitoring]';
 
-function parse(): { replicas: number; port: number | undefined; memory: boolean } {
+function parse(): { replicas: number; port: number | undefined; memory: boolean; monitoring: boolean } {
   const { values } = parseArgs({
     options: {
       replicas: { type: 'string', default: '3' },
       port: { type: 'string' },
       memory: { type: 'boolean', default: false },
+      monitoring: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log(`${usage}\n  --memory  no Redis: one replica with the embedded store`);
+    console.log(
+      `${usage}\n  --memory      no Redis: one replica with the embedded store` +
+        `\n  --monitoring  also Prometheus, redis_exporter and nginx-prometheus-exporter (chart's ServiceMonitors and rules)`,
+    );
     process.exit(0);
   }
   const replicas = Number(values.replicas);
@@ -32,7 +37,8 @@ function parse(): { replicas: number; port: number | undefined; memory: boolean 
   }
   if (values.memory && replicas > 1)
     throw new Error('--memory keeps the count inside one process: use it with --replicas 1');
-  return { replicas, port, memory: values.memory };
+  if (values.monitoring && values.memory) throw new Error('--monitoring needs Redis: leave out --memory');
+  return { replicas, port, memory: values.memory, monitoring: values.monitoring };
 }
 
 function print(s: Stack): void {
@@ -61,21 +67,36 @@ async function main(): Promise<void> {
     keepDir: true,
   });
   print(stack);
+  let monitoring: Monitoring | undefined;
+  if (opts.monitoring) {
+    monitoring = await startMonitoring(stack).catch(async (err: unknown) => {
+      await stack.stop();
+      throw err;
+    });
+    await monitoring.waitForTargetsUp();
+    const { prometheus, redisExporter, nginxExporter } = monitoring.pids;
+    console.log(
+      `prometheus pid ${prometheus}, redis_exporter pid ${redisExporter}, nginx exporter pid ${nginxExporter}`,
+    );
+    console.log(`Prometheus: ${monitoring.prometheusUrl}   (alerts: ${monitoring.prometheusUrl}/alerts)`);
+  }
   let stopping = false;
   const shutdown = (sig: string): void => {
     if (stopping) return;
     stopping = true;
     console.log(`\n${sig}: stopping nginx, the service replicas and redis ...`);
-    stack.stop().then(
-      () => {
-        console.log(`stopped; logs and data kept in ${stack.dir}`);
-        process.exit(0);
-      },
-      (err: unknown) => {
-        console.error(`stack: stop failed: ${(err as Error).message}`);
-        process.exit(1);
-      },
-    );
+    Promise.resolve(monitoring?.stop())
+      .then(() => stack.stop())
+      .then(
+        () => {
+          console.log(`stopped; logs and data kept in ${stack.dir}`);
+          process.exit(0);
+        },
+        (err: unknown) => {
+          console.error(`stack: stop failed: ${(err as Error).message}`);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
