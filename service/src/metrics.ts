@@ -29,16 +29,20 @@ export function createMetrics(isReady: () => boolean): Metrics {
     registers,
   });
   for (const kind of ['timeout', 'unavailable', 'error']) storeErrors.inc({ kind }, 0);
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by method, route template and status code (probes and /metrics excluded)',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  // The hit route's series exist from the start, so rate() sees the first 503 and the error ratio
+  // reads 0, not "no data", before any error.
+  for (const status_code of ['200', '503']) httpDuration.zero({ method: 'GET', route: '/', status_code });
   return {
     registry,
     storeErrors,
-    httpDuration: new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'HTTP request duration by method, route template and status code (probes and /metrics excluded)',
-      labelNames: ['method', 'route', 'status_code'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers,
-    }),
+    httpDuration,
     hits: new Counter({
       name: 'hitcounter_hits_total',
       help: 'Hits counted (answered with a number)',

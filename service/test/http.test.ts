@@ -208,6 +208,11 @@ t.test('metrics carry the contract names; probes and /metrics stay out of reques
   t.match(text, /^http_request_duration_seconds_count\{method="GET",route="\/",status_code="200"\} 2$/m);
   t.match(
     text,
+    /^http_request_duration_seconds_count\{method="GET",route="\/",status_code="503"\} 0$/m,
+    'the 503 series exists before the first 503, so rate() sees the first one',
+  );
+  t.match(
+    text,
     /^http_request_duration_seconds_count\{method="GET",route="unmatched",status_code="404"\} 1$/m,
   );
   t.notMatch(text, /route="\/(health|ready|metrics)"/);

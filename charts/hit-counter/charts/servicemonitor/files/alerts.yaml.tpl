@@ -8,7 +8,7 @@ groups:
   - name: hit-counter
     rules:
       - alert: HitCounterDown
-        expr: sum(up{ {{- $svc -}} }) == 0 or absent(up{ {{- $svc -}} })
+        expr: sum by (namespace, job) (up{ {{- $svc -}} }) == 0 or absent(up{ {{- $svc -}} })
         for: 2m
         labels:
           severity: critical
@@ -60,13 +60,20 @@ groups:
           description: {{ "Less than" }} {{ mulf $r.volumeFreeRatio 100 }}% free on a Redis data or backup volume; AOF writes or backups will fail when it is full.
           runbook_url: {{ $runbook }}#redisvolumefilling
       - alert: RedisBackupStale
-        expr: time() - kube_cronjob_status_last_successful_time{ {{- $ns -}} ,cronjob="{{ include "hc.backupName" . }}"} > {{ $r.backupMaxAgeSeconds }}
+        # Either the last success is too old, or there has never been one and the CronJob has
+        # existed longer than the limit (kube-state-metrics emits no last-success series before
+        # the first success).
+        expr: |-
+          time() - kube_cronjob_status_last_successful_time{ {{- $ns -}} ,cronjob="{{ include "hc.backupName" . }}"} > {{ $r.backupMaxAgeSeconds }}
+            or
+          (time() - kube_cronjob_created{ {{- $ns -}} ,cronjob="{{ include "hc.backupName" . }}"} > {{ $r.backupMaxAgeSeconds }}
+            unless on (namespace, cronjob) kube_cronjob_status_last_successful_time{ {{- $ns -}} ,cronjob="{{ include "hc.backupName" . }}"})
         for: 10m
         labels:
           severity: warning
         annotations:
           summary: The Redis backup is stale
-          description: The last successful backup is older than {{ $r.backupMaxAgeSeconds }}s.
+          description: The last successful backup is older than {{ $r.backupMaxAgeSeconds }}s, or no backup has succeeded since the CronJob was created that long ago.
           runbook_url: {{ $runbook }}#redisbackupstale
       - alert: RedisBackupFailed
         expr: kube_job_status_failed{ {{- $ns -}} ,job_name=~"{{ include "hc.backupName" . }}-.*"} > 0
