@@ -1,29 +1,12 @@
 // A real browser: headless Chromium (Debian's, driven by playwright-core) opens / and sees the
 // sentence; a reload shows the next number.
-import { chromium } from 'playwright-core';
 import t from 'tap';
-import { requireBinary, tempDir } from '../../tools/lib/proc.ts';
+import { launchChromium } from '../../tools/lib/browser.ts';
 import { startService } from './helpers/service.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 t.test('the page shows the sentence and a reload shows N+1', async (t) => {
-  requireBinary(CHROMIUM);
   const service = await startService(t);
-  const context = await chromium.launchPersistentContext(tempDir('chromium-'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
-  });
+  const context = await launchChromium();
   // Closing the context ends the browser process playwright started.
   t.teardown(() => context.close());
   const page = context.pages()[0] ?? (await context.newPage());

@@ -1,31 +1,11 @@
 // A real browser through nginx: headless Chromium opens the page and sees the count rise.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import t from 'tap';
+import { launchChromium } from '../../tools/lib/browser.ts';
 import { withStack } from './fixture.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-
 t.test('Chromium through nginx sees the page and the count rising', async (t) => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: run \`bash tools/install.sh\``);
   const stack = await withStack(t, { replicas: 2 });
-  const profile = mkdtempSync(join(tmpdir(), 'hit-counter-chromium-'));
-  t.teardown(() => rmSync(profile, { recursive: true, force: true }));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await launchChromium();
   t.teardown(() => browser.close());
   const page = await browser.newPage();
 
