@@ -18,6 +18,9 @@ GO_TOOLS=(
   "kubectl-validate sigs.k8s.io/kubectl-validate@v0.0.4"
   "actionlint github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
 )
+# Kubernetes manifest linter (kube-linter is not served by the Go module proxy here; checkov's
+# Kubernetes checks cover the same ground), from PyPI into its own venv.
+CHECKOV_VERSION=3.3.30
 # Debian package, then the version prefix it must have (Debian 12 "bookworm" security updates
 # keep the upstream version; a different upstream version fails the install).
 DEB_PACKAGES=(
@@ -115,6 +118,20 @@ install_go_tools() {
   done
 }
 
+install_checkov() {
+  local dir=$tools/checkov-$CHECKOV_VERSION
+  if [[ ! -x $dir/bin/checkov ]]; then
+    command -v python3 >/dev/null || fail "python3 is needed for checkov; install it by hand: apt-get install python3 python3-venv"
+    echo "installing checkov $CHECKOV_VERSION (PyPI) ..."
+    rm -rf "$dir"
+    if ! { python3 -m venv "$dir" && "$dir/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION"; }; then
+      rm -rf "$dir"
+      fail "could not install checkov $CHECKOV_VERSION; install it by hand: python3 -m venv $dir && $dir/bin/pip install checkov==$CHECKOV_VERSION"
+    fi
+  fi
+  ln -sf "$dir/bin/checkov" "$tools/bin/checkov"
+}
+
 # podman on this kind of host: runc (crun fails on its cgroups) and ulimits root cannot raise.
 write_podman_conf() {
   cat >"$tools/containers.conf" <<'CONF'
@@ -132,5 +149,6 @@ if [[ $profile == all ]]; then
   install_debs
   install_go_tools
   bash "$root/tools/crds.sh"
+  install_checkov
   write_podman_conf
 fi
