@@ -32,7 +32,7 @@ DEB_PACKAGES=(
   "prometheus-nginx-exporter 0.11."
   "wrk 4.1."
   "shellcheck 0.9."
-  "chromium 1"
+  "chromium 1" # Debian ships Chromium's security releases as new majors: any current one
   "podman 4.3."
   "buildah 1.28."
   "runc 1.1."
