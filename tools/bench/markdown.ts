@@ -1,0 +1,125 @@
+// The results as markdown: the main table (mode × connections), the targets, start → ready,
+// memory after the runs and redis-benchmark.
+import type { BenchResults } from './results.ts';
+import { MODE_LABELS } from './run.ts';
+
+const table = (head: string[], rows: (string | number)[][]): string =>
+  [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+
+const fix = (x: number, d = 1): string => x.toFixed(d);
+
+export function mainTable(r: BenchResults): string {
+  const rows = r.modes.flatMap((m) =>
+    m.steps.map((s) => [
+      MODE_LABELS[m.mode],
+      s.connections,
+      Math.round(s.hitsPerSec),
+      s.latencyMs.p50,
+      s.latencyMs.p99,
+      s.latencyMs.max,
+      s.non2xx,
+      s.redis ? fix(s.redis.countingCommandsPerHit, 4) : '—',
+      s.batches ? `${fix(s.batches.meanHits, 2)} (${Math.round(s.batches.singleHitShare * 100)} %)` : '—',
+      s.replicas.map((p) => fix(p.peakRssMiB)).join(' / '),
+      s.hits ? Math.round((s.cpuSeconds.service / s.hits) * 1e6) : '—',
+      `${fix(s.cpuSeconds.service)} / ${fix(s.cpuSeconds.nginx)} / ${fix(s.cpuSeconds.redis)} / ${fix(s.cpuSeconds.other)}`,
+      s.exactness.ok ? 'yes' : 'NO',
+    ]),
+  );
+  return table(
+    [
+      'mode',
+      'connections',
+      'hits/s',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'non-2xx',
+      'Redis commands/hit',
+      'hits per INCRBY (share of 1-hit batches)',
+      'peak RSS MiB per replica',
+      'service CPU µs/hit',
+      'CPU s: service / nginx / redis / other',
+      'exact',
+    ],
+    rows,
+  );
+}
+
+export function markdownReport(r: BenchResults, svgFile: string): string {
+  const o = r.options;
+  const m = r.machine;
+  const parts: string[] = [];
+  parts.push(`# hit-counter benchmark, ${r.startedAt}`);
+  parts.push(
+    `${m.cpus} CPUs (${m.cpuModel}), ${Math.round(m.memoryMiB)} MiB; load average at start ` +
+      `${m.loadavgAtStart.map((x) => x.toFixed(2)).join(' ')}, at end ${m.loadavgAtEnd.map((x) => x.toFixed(2)).join(' ')}. ` +
+      `${Object.entries(m.versions)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}.`,
+  );
+  parts.push(
+    `${o.replicas} service replica(s) behind nginx (the embedded store: 1); wrk with ≤ ${o.threads} threads, ${o.seconds} s per run ` +
+      `after a ${o.warmupSeconds} s warm-up${o.nodeOptions ? `; replicas with NODE_OPTIONS=${o.nodeOptions}` : ''}. ` +
+      "wrk, nginx, the replicas and Redis share the machine's CPUs.",
+  );
+  parts.push(`![hits/s and p99 latency against connections](${svgFile})`);
+  parts.push(`## Through nginx (wrk)\n\n${mainTable(r)}`);
+  const inexact = r.modes.flatMap((md) => md.steps.filter((s) => !s.exactness.ok));
+  if (inexact.length)
+    parts.push(
+      inexact
+        .map(
+          (s) => `- ${MODE_LABELS[s.mode]}, ${s.connections} connections: ${s.exactness.problems.join('; ')}`,
+        )
+        .join('\n'),
+    );
+  parts.push(
+    `## Targets\n\n${table(
+      ['target', 'measured', 'met'],
+      r.targets.map((t) => [
+        t.target,
+        t.measured,
+        t.met === undefined ? 'not measured' : t.met ? 'yes' : 'NO',
+      ]),
+    )}`,
+  );
+  parts.push(
+    `## Start → ready\n\n${table(
+      ['mode', 'median ms', 'runs ms'],
+      r.modes.map((md) => [
+        MODE_LABELS[md.mode],
+        md.startToReady.medianMs,
+        md.startToReady.samplesMs.join(', '),
+      ]),
+    )}`,
+  );
+  parts.push(
+    `## Replicas after the runs\n\n${table(
+      ['mode', 'replica', 'hits served', 'RSS MiB', 'peak RSS MiB', 'V8 heap used / total MiB'],
+      r.modes.flatMap((md) =>
+        md.replicasAfter.map((x, i) => [
+          MODE_LABELS[md.mode],
+          i,
+          x.hitsServed,
+          fix(x.rssMiB),
+          fix(x.vmHwmMiB),
+          `${fix(x.heapUsedMiB)} / ${fix(x.heapTotalMiB)}`,
+        ]),
+      ),
+    )}`,
+  );
+  const rb = r.modes.flatMap((md) => md.redisBenchmark);
+  if (rb.length)
+    parts.push(
+      `## redis-benchmark -t incr (the store's own limit)\n\n${table(
+        ['connections', 'requests', 'INCR/s', 'p50 ms', 'p99 ms', 'max ms'],
+        rb.map((x) => [x.connections, x.requests, Math.round(x.opsPerSec), x.p50Ms, x.p99Ms, x.maxMs]),
+      )}`,
+    );
+  return `${parts.join('\n\n')}\n`;
+}

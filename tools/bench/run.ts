@@ -1,0 +1,307 @@
+// The benchmark itself: for each mode a fresh local stack (tools/stack), a short warm-up, then one
+// wrk run per connection count through nginx, with the counters, Redis command counts, memory and
+// CPU read around each run; then start → ready and, on a Redis stack, redis-benchmark.
+import { loadavg } from 'node:os';
+import { startStack, type Stack } from '../stack/stack.ts';
+import { childPids } from '../stack/procfs.ts';
+import { checkExactness, type CounterRange, type Exactness } from './exactness.ts';
+import {
+  COUNTING_COMMANDS,
+  commandDelta,
+  countedHits,
+  cpuSecondsOf,
+  machineCpuSeconds,
+  memoryOf,
+  parseCommandStats,
+  replicaCounts,
+  type ReplicaCounts,
+} from './probes.ts';
+import { median, startToReadyMs, type StartToReady } from './ready.ts';
+import { redisBenchmark, type RedisBenchmark } from './redis-benchmark.ts';
+import { runWrk, type WrkResult } from './wrk.ts';
+
+export const MODES = ['batch', 'nobatch', 'memory'] as const;
+export type Mode = (typeof MODES)[number];
+
+export const MODE_LABELS: Record<Mode, string> = {
+  batch: 'Redis, batching on',
+  nobatch: 'Redis, batching off',
+  memory: 'embedded store',
+};
+
+export interface BenchOptions {
+  seconds: number;
+  connections: number[];
+  replicas: number;
+  modes: Mode[];
+  /** wrk threads (at most the connections) */
+  threads: number;
+  warmupSeconds: number;
+  readyRuns: number;
+  /** requests per redis-benchmark run; 0 skips redis-benchmark */
+  redisBenchRequests: number;
+  /** load each replica with at least this many hits in all before reading its memory (0 = no extra load) */
+  rssHits: number;
+  /** NODE_OPTIONS for the service replicas (e.g. V8 heap flags), '' = none */
+  nodeOptions: string;
+  log?: (line: string) => void;
+}
+
+export interface StepResult {
+  mode: Mode;
+  connections: number;
+  threads: number;
+  seconds: number;
+  hits: number;
+  hitsPerSec: number;
+  latencyMs: WrkResult['latencyMs'];
+  non2xx: number;
+  statuses: Record<string, number>;
+  errors: WrkResult['errors'];
+  /** Redis modes: command calls during the run (INFO commandstats delta, the bench's own INFO excluded) */
+  redis: {
+    commands: Record<string, number>;
+    countingCommandsPerHit: number;
+    allCommandsPerHit: number;
+  } | null;
+  /** hits the replicas counted (sum of hitcounter_hits_total deltas) */
+  serviceCounted: number;
+  /** Redis modes: the replicas' INCRBY batches (hitcounter_batch_size deltas) */
+  batches: { count: number; meanHits: number; singleHitShare: number } | null;
+  /** per replica: RSS peak sampled during the run and VmHWM (peak since start), MiB */
+  replicas: { pid: number; peakRssMiB: number; vmHwmMiB: number }[];
+  /** CPU seconds used during the run, by part; `other` is the rest of the machine (wrk, the bench, other work) */
+  cpuSeconds: { service: number; nginx: number; redis: number; other: number; machineCapacity: number };
+  exactness: Exactness;
+  loadavg1: number;
+}
+
+export interface ModeResult {
+  mode: Mode;
+  steps: StepResult[];
+  startToReady: StartToReady;
+  /** each replica after all runs of the mode: hits it served in all and its RSS */
+  replicasAfter: {
+    hitsServed: number;
+    rssMiB: number;
+    vmHwmMiB: number;
+    heapUsedMiB: number;
+    heapTotalMiB: number;
+  }[];
+  redisBenchmark: RedisBenchmark[];
+}
+
+export async function runBench(o: BenchOptions): Promise<ModeResult[]> {
+  const log = o.log ?? (() => {});
+  // Every mode's stack is up for the whole run and the modes take turns at each connection count,
+  // so they are paired: other work on the machine weighs on all of them alike.
+  const stacks: { mode: Mode; stack: Stack; steps: StepResult[] }[] = [];
+  try {
+    for (const mode of o.modes) {
+      // The embedded store counts inside one process: more replicas would be separate counters.
+      const replicas = mode === 'memory' ? 1 : o.replicas;
+      log(`${mode}: starting ${mode === 'memory' ? '' : 'redis, '}${replicas} replica(s), nginx`);
+      const stack = await startStack({
+        replicas,
+        store: mode === 'memory' ? 'memory' : 'redis',
+        env: {
+          ...(mode === 'nobatch' ? { COUNTER_BATCH_MAX: '1' } : {}),
+          ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}),
+        },
+      });
+      stacks.push({ mode, stack, steps: [] });
+    }
+    if (o.warmupSeconds > 0) {
+      const warm = Math.max(...o.connections.filter((c) => c <= 64), 1);
+      for (const { stack } of stacks)
+        await runWrk({ url: stack.url, connections: warm, seconds: o.warmupSeconds, threads: o.threads });
+    }
+    for (const connections of o.connections) {
+      for (const { mode, stack, steps } of stacks) {
+        const step = await benchStep(stack, mode, connections, o);
+        steps.push(step);
+        log(
+          `${mode} c=${connections}: ${Math.round(step.hitsPerSec)} hits/s, p50 ${step.latencyMs.p50} ms, ` +
+            `p99 ${step.latencyMs.p99} ms, non-2xx ${step.non2xx}, exact ${step.exactness.ok ? 'yes' : 'NO'}` +
+            (step.redis ? `, Redis commands/hit ${step.redis.countingCommandsPerHit.toFixed(3)}` : ''),
+        );
+      }
+    }
+    // start → ready, the modes taking turns too
+    log(`start → ready: ${o.readyRuns} runs per mode`);
+    const ready = new Map<Mode, number[]>(stacks.map((x) => [x.mode, []]));
+    for (let i = 0; i < o.readyRuns; i++)
+      for (const { mode, stack } of stacks) ready.get(mode)?.push(await startToReadyMs(stack.serviceEnv));
+    const out: ModeResult[] = [];
+    for (const { mode, stack, steps } of stacks) {
+      const samplesMs = ready.get(mode) ?? [];
+      const startToReady = { samplesMs, medianMs: median(samplesMs) };
+      out.push({ mode, steps, startToReady, ...(await afterRuns(stack, mode, o, log)) });
+    }
+    return out;
+  } finally {
+    for (const { stack } of stacks) await stack.stop();
+  }
+}
+
+/** Memory after the runs (and after more load up to `rssHits`), and redis-benchmark. */
+async function afterRuns(
+  stack: Stack,
+  mode: Mode,
+  o: BenchOptions,
+  log: (line: string) => void,
+): Promise<Pick<ModeResult, 'replicasAfter' | 'redisBenchmark'>> {
+  if (o.rssHits > 0) await topUp(stack, o, log);
+  const replicasAfter = await Promise.all(
+    stack.services.map(async (r) => {
+      const mem = memoryOf(r.pid);
+      const c = await replicaCounts(r.port);
+      const round = (x: number): number => Math.round(x * 10) / 10;
+      return {
+        hitsServed: c.hits,
+        rssMiB: round(mem?.rssMiB ?? 0),
+        vmHwmMiB: round(mem?.peakMiB ?? 0),
+        heapUsedMiB: round(c.heapUsedMiB),
+        heapTotalMiB: round(c.heapTotalMiB),
+      };
+    }),
+  );
+  const rb: RedisBenchmark[] = [];
+  if (stack.redis && mode === 'batch' && o.redisBenchRequests > 0) {
+    for (const connections of o.connections) {
+      const r = await redisBenchmark({
+        port: stack.redis.port,
+        password: stack.redisPassword,
+        connections,
+        requests: o.redisBenchRequests,
+      });
+      rb.push(r);
+      log(`redis-benchmark -t incr -c ${connections}: ${Math.round(r.opsPerSec)} ops/s`);
+    }
+  }
+  return { replicasAfter, redisBenchmark: rb };
+}
+
+/** More load (64 connections, 5 s at a time) until every replica has served `o.rssHits` hits in all. */
+async function topUp(stack: Stack, o: BenchOptions, log: (line: string) => void): Promise<void> {
+  const least = async (): Promise<number> =>
+    Math.min(...(await Promise.all(stack.services.map((r) => countedHits(r.port)))));
+  for (let round = 0; round < 100; round++) {
+    const served = await least();
+    if (served >= o.rssHits) return;
+    if (round === 0) log(`more load until every replica has served ${o.rssHits} hits (now ${served})`);
+    await runWrk({ url: stack.url, connections: 64, seconds: 5, threads: o.threads });
+  }
+  throw new Error(`the replicas did not reach ${o.rssHits} hits each after 100 rounds of load`);
+}
+
+async function benchStep(
+  stack: Stack,
+  mode: Mode,
+  connections: number,
+  o: BenchOptions,
+): Promise<StepResult> {
+  const redis = stack.redis;
+  const replicaHits = (): Promise<ReplicaCounts[]> =>
+    Promise.all(stack.services.map((r) => replicaCounts(r.port)));
+  const commandStats = async (): Promise<Record<string, number>> =>
+    redis ? parseCommandStats(await redis.cli('INFO', 'commandstats')) : {};
+  const nginxPids = [stack.nginx.pid, ...childPids(stack.nginx.pid)];
+  const cpu = () => ({
+    service: sum(stack.services.map((r) => cpuSecondsOf(r.pid))),
+    nginx: sum(nginxPids.map(cpuSecondsOf)),
+    redis: redis ? cpuSecondsOf(redis.pid) : 0,
+    machine: machineCpuSeconds(),
+  });
+
+  const counterBefore = redis ? await stack.counter() : 0n;
+  const hitsBefore = await replicaHits();
+  const cmdBefore = await commandStats();
+  const cpuBefore = cpu();
+  const peaks = stack.services.map(() => 0);
+  const sample = (): void =>
+    stack.services.forEach((r, i) => {
+      peaks[i] = Math.max(peaks[i] ?? 0, memoryOf(r.pid)?.rssMiB ?? 0);
+    });
+  sample();
+  const sampler = setInterval(sample, 200);
+  let wrk: WrkResult;
+  try {
+    wrk = await runWrk({ url: stack.url, connections, seconds: o.seconds, threads: o.threads });
+  } finally {
+    clearInterval(sampler);
+  }
+  sample();
+  const cpuAfter = cpu();
+  const cmdAfter = await commandStats();
+  const hitsAfter = await replicaHits();
+  const counterAfter = redis ? await stack.counter() : 0n;
+
+  const ranges: CounterRange[] = redis
+    ? [{ from: counterBefore, to: counterAfter }]
+    : hitsBefore.map((b, i) => ({ from: BigInt(b.hits), to: BigInt(hitsAfter[i]?.hits ?? b.hits) }));
+  const exactness = checkExactness(wrk.numbers, ranges);
+  const delta = (k: keyof ReplicaCounts): number =>
+    sum(hitsAfter.map((x) => x[k])) - sum(hitsBefore.map((x) => x[k]));
+  const serviceCounted = delta('hits');
+  const batchCount = delta('batches');
+  const batches = redis
+    ? {
+        count: batchCount,
+        meanHits: batchCount ? Math.round((delta('batchedHits') / batchCount) * 100) / 100 : 0,
+        singleHitShare: batchCount ? Math.round((delta('singleHitBatches') / batchCount) * 1000) / 1000 : 0,
+      }
+    : null;
+
+  let redisStats: StepResult['redis'] = null;
+  if (redis) {
+    const commands = commandDelta(cmdBefore, cmdAfter);
+    // The bench's own: the INFO that read `cmdBefore` and the AUTH of the redis-cli that read `cmdAfter`.
+    for (const own of ['info', 'auth']) {
+      commands[own] = (commands[own] ?? 0) - 1;
+      if ((commands[own] ?? 0) <= 0) delete commands[own];
+    }
+    const counting = sum(COUNTING_COMMANDS.map((c) => commands[c] ?? 0));
+    const all = sum(Object.values(commands));
+    const hits = Math.max(wrk.gets2xx, 1);
+    redisStats = { commands, countingCommandsPerHit: counting / hits, allCommandsPerHit: all / hits };
+  }
+  const used = {
+    service: cpuAfter.service - cpuBefore.service,
+    nginx: cpuAfter.nginx - cpuBefore.nginx,
+    redis: cpuAfter.redis - cpuBefore.redis,
+  };
+  const busy = cpuAfter.machine.busy - cpuBefore.machine.busy;
+  const round = (x: number): number => Math.round(x * 100) / 100;
+  return {
+    mode,
+    connections,
+    threads: wrk.threads,
+    seconds: o.seconds,
+    hits: wrk.gets2xx,
+    hitsPerSec: Math.round((wrk.gets2xx / o.seconds) * 10) / 10,
+    latencyMs: wrk.latencyMs,
+    non2xx: wrk.non2xx,
+    statuses: wrk.statuses,
+    errors: wrk.errors,
+    redis: redisStats,
+    serviceCounted,
+    batches,
+    replicas: stack.services.map((r, i) => ({
+      pid: r.pid,
+      peakRssMiB: round(peaks[i] ?? 0),
+      vmHwmMiB: round(memoryOf(r.pid)?.peakMiB ?? 0),
+    })),
+    cpuSeconds: {
+      service: round(used.service),
+      nginx: round(used.nginx),
+      redis: round(used.redis),
+      other: round(Math.max(0, busy - used.service - used.nginx - used.redis)),
+      machineCapacity: round(cpuAfter.machine.total - cpuBefore.machine.total),
+    },
+    exactness,
+    loadavg1: round(loadavg()[0] ?? 0),
+  };
+}
+
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
