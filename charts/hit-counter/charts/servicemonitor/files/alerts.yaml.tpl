@@ -76,7 +76,13 @@ groups:
           description: The last successful backup is older than {{ $r.backupMaxAgeSeconds }}s, or no backup has succeeded since the CronJob was created that long ago.
           runbook_url: {{ $runbook }}#redisbackupstale
       - alert: RedisBackupFailed
-        expr: kube_job_status_failed{ {{- $ns -}} ,job_name=~"{{ include "hc.backupName" . }}-.*"} > 0
+        # The Job as a whole failed (its retries used up; a pod that failed before a successful
+        # retry does not count), and recently: the alert clears once the failed Job is older than
+        # the window, by when the next scheduled backup has had its chance.
+        expr: |-
+          kube_job_failed{ {{- $ns -}} ,job_name=~"{{ include "hc.backupName" . }}-.*",condition="true"} == 1
+            and on (namespace, job_name)
+          time() - kube_job_status_start_time{ {{- $ns -}} ,job_name=~"{{ include "hc.backupName" . }}-.*"} < {{ $r.backupFailedWindowSeconds }}
         for: 1m
         labels:
           severity: warning
