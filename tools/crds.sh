@@ -21,7 +21,7 @@ fail() {
   echo "tools/crds.sh: $1" >&2
   exit 1
 }
-command -v go >/dev/null || fail "Go is needed to fetch the CRDs through the Go module proxy; install Go 1.22+ and run again"
+command -v go >/dev/null || fail "Go is needed to fetch the CRDs through the Go module proxy; install Go 1.26+ and run again"
 
 fetch_set() {
   local name=$1 module=$2 folder=$3

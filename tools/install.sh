@@ -105,7 +105,7 @@ install_debs() {
 }
 
 install_go_tools() {
-  command -v go >/dev/null || fail "Go is needed to build helm, kubeconform, kubectl-validate and actionlint; install Go 1.22+ and run again"
+  command -v go >/dev/null || fail "Go is needed to build helm, kubeconform, kubectl-validate and actionlint; install Go 1.26+ (helm v3.22 needs it) and run again"
   local line name pkg dir
   for line in "${GO_TOOLS[@]}"; do
     read -r name pkg <<<"$line"

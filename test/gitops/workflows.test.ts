@@ -76,7 +76,11 @@ t.test(
     t.ok(wf.on.push.paths.includes('!environments/**'));
     const text = await readFile(path.join(workflowsDir, 'release.yml'), 'utf8');
     t.match(text, 'REGISTRY: ${{ vars.IMAGE_REGISTRY }}');
+    t.equal(wf.jobs.ci.uses, './.github/workflows/ci.yml', 'the release runs the CI jobs first');
+    const ci = (await workflows()).get('ci.yml')!;
+    t.ok('workflow_call' in ci.on, 'ci.yml can be called by the release');
     const image = wf.jobs.image;
+    t.same(image.needs, ['ci'], 'no image from a commit that failed CI');
     t.equal(image.permissions['id-token'], 'write', 'cosign keyless needs the OIDC token');
     const build = image.steps.find((s: any) => String(s.uses).startsWith('docker/build-push-action'));
     t.same(
