@@ -1,6 +1,6 @@
-// The drain sequence in process, with requests provably in flight: Redis holds writes longer than
-// the drain delay (the store's command timeout is raised for this), so the requests are still open
-// when the server starts closing.
+// The drain sequence in process, with requests provably in flight: Redis holds writes (CLIENT PAUSE)
+// until the late request has arrived (the store's command timeout is raised for this), so the held
+// requests are still open when the server starts closing and when the late request comes in.
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import t from 'tap';
@@ -44,7 +44,12 @@ t.test(
         exited(code);
       },
     });
+    // Closes the app if the test fails before the shutdown does (a second close is a no-op).
+    t.teardown(() => app.close());
     await app.listen({ port: 0, host: '127.0.0.1' });
+    // Every request the HTTP server receives, counted as it arrives (before any answer).
+    let requestCount = 0;
+    app.server.on('request', () => requestCount++);
     const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     await waitFor(async () => (await get(`${url}/ready`)).status === 200, { what: '/ready 200' });
     t.equal(hitNumber((await get(`${url}/`)).body), 1n);
@@ -59,7 +64,9 @@ t.test(
     const incoming = () => lines.filter((l) => l.msg === 'incoming request' && l.url === '/').length;
     const before = incoming();
     const completedBefore = completed();
-    await redis.cli('CLIENT', 'PAUSE', '4000', 'WRITE');
+    // Writes wait until the late request has arrived (UNPAUSE below), however long that takes.
+    await redis.cli('CLIENT', 'PAUSE', '60000', 'WRITE');
+    t.teardown(() => redis.cli('CLIENT', 'UNPAUSE').catch(() => {}));
     const held = Array.from({ length: HELD }, () => get(`${url}/`, { timeoutMs: 30_000 }));
     socket.write('GET / HTTP/1.1\r\nHost: test\r\n\r\n');
     await waitFor(() => incoming() >= before + HELD + 1, { intervalMs: 5, what: 'held requests received' });
@@ -71,7 +78,15 @@ t.test(
 
     await waitFor(() => !app.server.listening, { what: 'the server to start closing' });
     t.equal(completed(), completedBefore, 'the held requests are still open while the server closes');
+    const requestsBeforeLate = requestCount;
     socket.write('GET / HTTP/1.1\r\nHost: test\r\n\r\n');
+    await waitFor(() => requestCount >= requestsBeforeLate + 1, {
+      intervalMs: 5,
+      what: 'the late request to reach the server',
+    });
+    // The late request has its answer (503, decided as it arrived); the held writes may go on now.
+    t.equal(completed(), completedBefore, 'the held requests were still open when the late one arrived');
+    t.equal(await redis.cli('CLIENT', 'UNPAUSE'), 'OK');
 
     const answers = await Promise.all(held);
     t.same([...new Set(answers.map((a) => a.status))], [200], 'every held request answered 200');

@@ -1,6 +1,7 @@
 // Redis stopped and restarted under load: fast 503s with Retry-After (no request hangs), /ready 503
 // and /health 200 meanwhile, recovery without a service restart, and the count kept (AOF).
 import { Agent } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import t from 'tap';
 import { startRedis } from '../../tools/lib/redis.ts';
 import { tempDir, waitFor } from '../../tools/lib/proc.ts';
@@ -36,6 +37,7 @@ t.test('Redis stopped and restarted during requests', async (t) => {
         res = await get(`${service.url}/`, { agent, timeoutMs: HANG_MS });
       } catch (err) {
         errors.push(`${started}: ${(err as Error).message}`);
+        await delay(50); // back off: a failing connection is not retried in a tight loop
         continue;
       }
       const retryAfter = res.headers['retry-after'] as string | undefined;
@@ -51,6 +53,12 @@ t.test('Redis stopped and restarted during requests', async (t) => {
   const count = (p: Phase, status: number) =>
     outcomes.filter((o) => o.phase === p && o.status === status).length;
   const load = Promise.all(Array.from({ length: WORKERS }, worker));
+  // Registered after the service's teardown, so it runs first (LIFO): the workers stop before the
+  // service does, also when a wait below times out.
+  t.teardown(async () => {
+    running = false;
+    await load;
+  });
 
   await waitFor(() => count('up', 200) >= 200, { timeoutMs: 30_000, what: '200 hits before the outage' });
   await redis.stop();

@@ -3,6 +3,8 @@
 import t, { type Test } from 'tap';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
+import { RedisStore } from '../src/counter/redis.ts';
+import { createMetrics } from '../src/metrics.ts';
 import { freePort } from '../../tools/lib/ports.ts';
 import { startRedis, type RedisServer } from '../../tools/lib/redis.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
@@ -100,8 +102,9 @@ t.test('a stalled Redis gives a bounded 503; the timed-out INCRBY may still coun
   const server = await redis(t);
   const app = await redisApp(t, { REDIS_URL: server.url });
   await whenReady(app);
-  // Write commands wait 3 s; the service's command timeout is 1 s.
-  t.equal(await server.cli('CLIENT', 'PAUSE', '3000', 'WRITE'), 'OK');
+  // Write commands wait until the pause is lifted below; the service's command timeout is 1 s.
+  t.equal(await server.cli('CLIENT', 'PAUSE', '60000', 'WRITE'), 'OK');
+  t.teardown(() => server.cli('CLIENT', 'UNPAUSE').catch(() => {}));
   const res = await app.inject({ url: '/' });
   t.equal(res.statusCode, 503);
   t.equal(res.headers['retry-after'], '1');
@@ -109,6 +112,8 @@ t.test('a stalled Redis gives a bounded 503; the timed-out INCRBY may still coun
     (await app.inject({ url: '/metrics' })).body,
     /^hitcounter_store_errors_total\{kind="timeout"\} 1$/m,
   );
+  t.equal(await server.cli('GET', 'hits'), '', 'the INCRBY is held while Redis is paused');
+  t.equal(await server.cli('CLIENT', 'UNPAUSE'), 'OK');
   // Documented over-count: Redis applies the INCRBY once the pause ends, though the hit got a 503.
   await waitFor(async () => (await server.cli('GET', 'hits')) === '1', {
     timeoutMs: 10_000,
@@ -127,4 +132,24 @@ t.test('REDIS_PASSWORD authenticates; a wrong one keeps the service unready', as
   t.equal((await wrong.inject({ url: '/ready' })).statusCode, 503);
   t.equal((await wrong.inject({ url: '/' })).statusCode, 503);
   t.equal(await server.cli('EXISTS', 'other'), '0');
+});
+
+t.test('current() reads the counter; a value that is not an integer is a StoreError', async (t) => {
+  const server = await redis(t);
+  const app = await redisApp(t, { REDIS_URL: server.url });
+  const store = new RedisStore({
+    url: server.url,
+    password: undefined,
+    key: 'hits',
+    batchMax: 1,
+    log: app.log,
+    metrics: createMetrics(() => true),
+  });
+  t.teardown(() => store.close());
+  await waitFor(() => store.status().ready, { what: 'the store to connect' });
+  t.equal(await store.current(), 0n, 'no key: 0');
+  await server.cli('SET', 'hits', '42');
+  t.equal(await store.current(), 42n);
+  await server.cli('SET', 'hits', 'not a number');
+  await t.rejects(store.current(), { name: 'StoreError', kind: 'error', message: /not an integer/ });
 });

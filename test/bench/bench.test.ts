@@ -1,13 +1,15 @@
 // The benchmark: its exactness check (including that it fails on a duplicate, a gap, a stray
 // number), a short real run through the CLI (one mode, small connection counts) checked for its
-// output format, and clear answers to bad options. No timing is asserted.
-import { readdirSync, readFileSync } from 'node:fs';
+// output format, clear answers to bad options, and SIGINT stopping everything it started. No timing
+// is asserted.
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import t, { type Test } from 'tap';
 import { checkExactness } from '../../tools/bench/exactness.ts';
 import type { BenchResults } from '../../tools/bench/results.ts';
-import { spawnProcess, tempDir } from '../../tools/lib/proc.ts';
+import { spawnProcess, tempDir, waitFor } from '../../tools/lib/proc.ts';
+import { childPids, isAlive } from '../../tools/stack/procfs.ts';
 
 const cli = join(import.meta.dirname, '..', '..', 'tools', 'bench', 'cli.ts');
 
@@ -152,4 +154,47 @@ t.test('bad options get one clear line and exit 2', async (t) => {
     t.match(run.log, message, `${args.join(' ')}: says what is wrong`);
     t.match(run.log, /usage: npm run bench/, 'and prints the usage');
   }
+});
+
+t.test('SIGINT during a run stops every stack and wrk, and exits non-zero', async (t) => {
+  const out = tempDir('bench-sigint-');
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const proc = spawnProcess(process.execPath, [
+    cli,
+    ...['--duration', '600', '--connections', '1', '--modes', 'batch,memory', '--out', out],
+    ...['--warmup', '0', '--ready-runs', '1', '--redis-bench-requests', '0', '--rss-hits', '0'],
+  ]);
+  t.teardown(() => proc.stop({ signal: 'SIGINT', timeoutMs: 30_000 }));
+  // Every process the bench starts (and the nginx workers), seen while it runs.
+  const seen = new Set<number>();
+  const look = (): void => {
+    for (const c of childPids(proc.pid)) {
+      seen.add(c);
+      for (const g of childPids(c)) seen.add(g);
+    }
+  };
+  const comm = (pid: number): string => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      return '';
+    }
+  };
+  await waitFor(
+    () => {
+      look();
+      return childPids(proc.pid).some((p) => comm(p) === 'wrk');
+    },
+    { timeoutMs: 90_000, intervalMs: 20, what: 'wrk to run (both stacks up)' },
+  );
+  proc.signal('SIGINT');
+  const poll = setInterval(look, 20);
+  const exit = await proc.exited.finally(() => clearInterval(poll));
+  t.not(exit.code, 0, 'the bench exits non-zero');
+  t.match(proc.log(), /SIGINT: stopping the stacks/, 'it says it is stopping');
+  t.ok(
+    [...seen].every((p) => !isAlive(p)),
+    `no process it started is left (${[...seen].join(', ')})`,
+  );
+  t.same(readdirSync(out), [], 'no results are written');
 });

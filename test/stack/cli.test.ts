@@ -1,19 +1,49 @@
 // The `npm run stack` CLI: it prints every part and the URL, serves, and SIGINT stops every
 // process it started; bad arguments and a missing binary get one clear line.
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { spawnProcess, waitFor } from '../../tools/lib/proc.ts';
-import { isAlive } from '../../tools/stack/procfs.ts';
+import { requireBinary, spawnProcess, tempDir, waitFor, type Proc } from '../../tools/lib/proc.ts';
+import { childPids, isAlive } from '../../tools/stack/procfs.ts';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', '..', 'tools', 'stack', 'cli.ts');
 
+/** Every pid the CLI printed so far: the stack's parts and the monitoring processes. */
+function printedPids(log: string): number[] {
+  const parts = [...log.matchAll(/^\S+\s+pid (\d+)\s+port \d+\s+log \S+$/gm)].map((m) => Number(m[1]));
+  const monitoring = [
+    ...(/prometheus pid (\d+), redis_exporter pid (\d+), nginx exporter pid (\d+)/.exec(log) ?? []),
+  ]
+    .slice(1)
+    .map(Number);
+  return [...parts, ...monitoring];
+}
+
+/**
+ * Teardown for a CLI run: SIGINT lets the CLI stop what it started; whatever it printed and is
+ * still alive afterwards (the CLI hung or was killed) is killed by pid.
+ */
+async function stopCli(proc: Proc): Promise<void> {
+  await proc.stop({ signal: 'SIGINT', timeoutMs: 30_000 });
+  const left = printedPids(proc.log()).filter(isAlive);
+  for (const pid of left) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await waitFor(() => left.every((p) => !isAlive(p)), { what: 'the processes the CLI left to exit' });
+  const kept = /kept in (\S+)/.exec(proc.log())?.[1];
+  if (kept) rmSync(kept, { recursive: true, force: true });
+}
+
 t.test('starts, prints pids, ports, logs and the URL, and stops everything on SIGINT', async (t) => {
   const proc = spawnProcess(process.execPath, [cli, '--replicas', '2']);
-  t.teardown(() => proc.stop({ signal: 'SIGKILL' }));
+  t.teardown(() => stopCli(proc));
   const out = await waitFor(() => (/is up: (http:\S+)/.test(proc.log()) ? proc.log() : ''), {
     timeoutMs: 60_000,
     what: 'the stack CLI to print its URL',
@@ -44,7 +74,7 @@ t.test('starts, prints pids, ports, logs and the URL, and stops everything on SI
 
 t.test('--monitoring adds Prometheus and the exporters, all scraped, all stopped on SIGINT', async (t) => {
   const proc = spawnProcess(process.execPath, [cli, '--replicas', '1', '--monitoring']);
-  t.teardown(() => proc.stop({ signal: 'SIGKILL' }));
+  t.teardown(() => stopCli(proc));
   const out = await waitFor(() => (/Prometheus: (http:\S+)/.test(proc.log()) ? proc.log() : ''), {
     timeoutMs: 90_000,
     what: 'the stack CLI to print the Prometheus URL',
@@ -90,11 +120,48 @@ t.test('bad arguments: exit 2 with the reason and the usage', async (t) => {
 });
 
 t.test('a missing binary names the install command', async (t) => {
-  // /usr/bin has sh, node's siblings and redis, but not nginx (/usr/sbin)
-  const err = await run(process.execPath, [cli], { env: { ...process.env, PATH: '/usr/bin' } }).then(
+  // PATH holds sh and Redis but not nginx (node itself is run by its path)
+  const bin = tempDir('stack-cli-path-');
+  t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+  for (const name of ['sh', 'redis-server', 'redis-cli']) symlinkSync(requireBinary(name), join(bin, name));
+  const err = await run(process.execPath, [cli], {
+    env: { ...process.env, PATH: bin },
+    timeout: 60_000,
+    killSignal: 'SIGINT',
+  }).then(
     () => undefined,
     (e: { code?: number; stderr?: string }) => e,
   );
   t.equal(err?.code, 1, 'exit 1');
   t.match(err?.stderr ?? '', 'stack: nginx not found: run `bash tools/install.sh`', 'names the fix');
+});
+
+t.test('SIGINT during startup stops whatever was started, and exits 0', async (t) => {
+  const proc = spawnProcess(process.execPath, [cli, '--replicas', '2']);
+  t.teardown(() => stopCli(proc));
+  // Every process the CLI starts (and the nginx workers), seen while it runs.
+  const seen = new Set<number>();
+  const look = (): void => {
+    for (const c of childPids(proc.pid)) {
+      seen.add(c);
+      for (const g of childPids(c)) seen.add(g);
+    }
+  };
+  await waitFor(
+    () => {
+      look();
+      return seen.size > 0;
+    },
+    { timeoutMs: 60_000, intervalMs: 5, what: 'the CLI to start its first process' },
+  );
+  t.notMatch(proc.log(), /is up:/, 'the signal comes before the stack is up');
+  proc.signal('SIGINT');
+  const poll = setInterval(look, 20);
+  const exit = await proc.exited.finally(() => clearInterval(poll));
+  t.equal(exit.code, 0, `the CLI exits 0:\n${proc.log()}`);
+  t.match(proc.log(), /SIGINT: stopping/, 'it says it is stopping');
+  t.ok(
+    [...seen].every((p) => !isAlive(p)),
+    `no process it started is left (${[...seen].join(', ')})`,
+  );
 });

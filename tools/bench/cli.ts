@@ -112,7 +112,20 @@ async function main(): Promise<void> {
     `bench: load average ${loadavgAtStart.map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs` +
       ' (other work on the machine lowers every number)',
   );
-  const modes = await runBench({ ...options, log: (line) => console.log(`bench: ${line}`) });
+  // SIGINT or SIGTERM stops the stacks started so far, then the bench exits non-zero.
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stop.signal.aborted) return;
+    console.error(`bench: ${sig}: stopping the stacks ...`);
+    stop.abort(new Error(sig));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const modes = await runBench({
+    ...options,
+    log: (line) => console.log(`bench: ${line}`),
+    signal: stop.signal,
+  });
   const results: BenchResults = {
     version: 1,
     startedAt,

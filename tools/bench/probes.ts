@@ -2,6 +2,7 @@
 // counts (INFO commandstats), and memory and CPU time of processes (/proc, Linux).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { procStat } from '../stack/procfs.ts';
 
 export interface ReplicaCounts {
   /** hitcounter_hits_total */
@@ -81,14 +82,8 @@ let ticksPerSecond: number | undefined;
 /** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
 export function cpuSecondsOf(pid: number): number {
   ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // after "pid (comm) ": state is field 0, utime field 11, stime field 12
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-  } catch {
-    return 0;
-  }
+  const fields = procStat(pid);
+  return fields ? (Number(fields[11]) + Number(fields[12])) / ticksPerSecond : 0;
 }
 
 /** Busy and total CPU seconds of the whole machine so far (from /proc/stat's "cpu" line). */

@@ -3,10 +3,8 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../lib/ports.ts';
-import { spawnProcess, tempDir, waitFor } from '../lib/proc.ts';
-import { isReady } from '../stack/service.ts';
-
-const mainTs = join(import.meta.dirname, '..', '..', 'service', 'src', 'main.ts');
+import { tempDir } from '../lib/proc.ts';
+import { startServiceProcess } from '../stack/service.ts';
 
 export interface StartToReady {
   samplesMs: number[];
@@ -16,27 +14,19 @@ export interface StartToReady {
 /** One measurement: spawn a replica with `env`, poll /ready, stop it; milliseconds to the first 200. */
 export async function startToReadyMs(env: Record<string, string>): Promise<number> {
   const logs = tempDir('bench-ready-');
-  const port = await freePort();
-  const started = performance.now();
-  const proc = spawnProcess(process.execPath, [mainTs], {
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
-    logFile: join(logs, 'replica.log'),
-  });
   try {
-    let gone = false;
-    proc.exited.then(
-      () => (gone = true),
-      () => (gone = true),
-    );
-    await waitFor(async () => gone || (await isReady(port)), {
-      timeoutMs: 20_000,
+    const port = await freePort();
+    const started = performance.now();
+    const proc = await startServiceProcess({
+      port,
+      env: { ...process.env, ...env },
+      logFile: join(logs, 'replica.log'),
       intervalMs: 2,
-      what: `replica on port ${port} to answer GET /ready with 200`,
     });
-    if (gone) throw new Error(`the replica exited before it was ready:\n${proc.log()}`);
-    return Math.round(performance.now() - started);
-  } finally {
+    const ms = Math.round(performance.now() - started);
     await proc.stop({ signal: 'SIGINT', timeoutMs: 10_000 });
+    return ms;
+  } finally {
     rmSync(logs, { recursive: true, force: true });
   }
 }

@@ -42,13 +42,15 @@ export async function redisBenchmark(o: {
   password: string;
   connections: number;
   requests: number;
+  /** aborting kills redis-benchmark */
+  signal?: AbortSignal;
 }): Promise<RedisBenchmark> {
   const bin = requireBinary('redis-benchmark');
   // redis-benchmark reads no password from the environment: -a it is (the stack's password is a
   // random one of this run).
   const args = ['-h', '127.0.0.1', '-p', String(o.port), '-a', o.password, '-t', 'incr'];
   args.push('-c', String(o.connections), '-n', String(o.requests), '--csv');
-  const { stdout } = await run(bin, args, { timeout: 300_000 });
+  const { stdout } = await run(bin, args, { timeout: 300_000, signal: o.signal });
   const r = parseRedisBenchmarkCsv(stdout);
   return {
     connections: o.connections,

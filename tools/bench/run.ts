@@ -45,6 +45,8 @@ export interface BenchOptions {
   /** NODE_OPTIONS for the service replicas (e.g. V8 heap flags), '' = none */
   nodeOptions: string;
   log?: (line: string) => void;
+  /** aborting stops every stack started so far at once and makes runBench reject */
+  signal?: AbortSignal;
 }
 
 export interface StepResult {
@@ -95,53 +97,95 @@ export async function runBench(o: BenchOptions): Promise<ModeResult[]> {
   const log = o.log ?? (() => {});
   // Every mode's stack is up for the whole run and the modes take turns at each connection count,
   // so they are paired: other work on the machine weighs on all of them alike.
-  const stacks: { mode: Mode; stack: Stack; steps: StepResult[] }[] = [];
+  const run: Run = { stacks: [], starting: undefined };
+  const signal = o.signal ?? new AbortController().signal;
+  signal.throwIfAborted();
+  let onAbort = (): void => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new Error('the benchmark was stopped', { cause: signal.reason }));
+  });
+  aborted.catch(() => {});
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
-    for (const mode of o.modes) {
-      // The embedded store counts inside one process: more replicas would be separate counters.
-      const replicas = mode === 'memory' ? 1 : o.replicas;
-      log(`${mode}: starting ${mode === 'memory' ? '' : 'redis, '}${replicas} replica(s), nginx`);
-      const stack = await startStack({
-        replicas,
-        store: mode === 'memory' ? 'memory' : 'redis',
-        env: {
-          ...(mode === 'nobatch' ? { COUNTER_BATCH_MAX: '1' } : {}),
-          ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}),
-        },
-      });
-      stacks.push({ mode, stack, steps: [] });
-    }
-    if (o.warmupSeconds > 0) {
-      const warm = Math.max(...o.connections.filter((c) => c <= 64), 1);
-      for (const { stack } of stacks)
-        await runWrk({ url: stack.url, connections: warm, seconds: o.warmupSeconds, threads: o.threads });
-    }
-    for (const connections of o.connections) {
-      for (const { mode, stack, steps } of stacks) {
-        const step = await benchStep(stack, mode, connections, o);
-        steps.push(step);
-        log(
-          `${mode} c=${connections}: ${Math.round(step.hitsPerSec)} hits/s, p50 ${step.latencyMs.p50} ms, ` +
-            `p99 ${step.latencyMs.p99} ms, non-2xx ${step.non2xx}, exact ${step.exactness.ok ? 'yes' : 'NO'}` +
-            (step.redis ? `, Redis commands/hit ${step.redis.countingCommandsPerHit.toFixed(3)}` : ''),
-        );
-      }
-    }
-    // start → ready, the modes taking turns too
-    log(`start → ready: ${o.readyRuns} runs per mode`);
-    const ready = new Map<Mode, number[]>(stacks.map((x) => [x.mode, []]));
-    for (let i = 0; i < o.readyRuns; i++)
-      for (const { mode, stack } of stacks) ready.get(mode)?.push(await startToReadyMs(stack.serviceEnv));
-    const out: ModeResult[] = [];
-    for (const { mode, stack, steps } of stacks) {
-      const samplesMs = ready.get(mode) ?? [];
-      const startToReady = { samplesMs, medianMs: median(samplesMs) };
-      out.push({ mode, steps, startToReady, ...(await afterRuns(stack, mode, o, log)) });
-    }
-    return out;
+    return await Promise.race([measure(o, log, run, signal), aborted]);
   } finally {
-    for (const { stack } of stacks) await stack.stop();
+    const late = run.starting;
+    signal.removeEventListener('abort', onAbort);
+    // stop() is idempotent: a stack a measurement is still using is stopped under it, and one
+    // still starting is stopped once it is up.
+    for (const { stack } of run.stacks) await stack.stop();
+    await (await late?.catch(() => undefined))?.stop();
   }
+}
+
+interface Run {
+  stacks: { mode: Mode; stack: Stack; steps: StepResult[] }[];
+  /** the stack being started, if any */
+  starting: Promise<Stack> | undefined;
+}
+
+async function measure(
+  o: BenchOptions,
+  log: (line: string) => void,
+  run: Run,
+  signal: AbortSignal,
+): Promise<ModeResult[]> {
+  const { stacks } = run;
+  for (const mode of o.modes) {
+    // The embedded store counts inside one process: more replicas would be separate counters.
+    const replicas = mode === 'memory' ? 1 : o.replicas;
+    log(`${mode}: starting ${mode === 'memory' ? '' : 'redis, '}${replicas} replica(s), nginx`);
+    run.starting = startStack({
+      replicas,
+      store: mode === 'memory' ? 'memory' : 'redis',
+      env: {
+        ...(mode === 'nobatch' ? { COUNTER_BATCH_MAX: '1' } : {}),
+        ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}),
+      },
+    });
+    const stack = await run.starting;
+    run.starting = undefined;
+    stacks.push({ mode, stack, steps: [] });
+    signal.throwIfAborted();
+  }
+  if (o.warmupSeconds > 0) {
+    const warm = Math.max(...o.connections.filter((c) => c <= 64), 1);
+    for (const { stack } of stacks)
+      await runWrk({
+        url: stack.url,
+        connections: warm,
+        seconds: o.warmupSeconds,
+        threads: o.threads,
+        signal: o.signal,
+      });
+  }
+  for (const connections of o.connections) {
+    for (const { mode, stack, steps } of stacks) {
+      signal.throwIfAborted();
+      const step = await benchStep(stack, mode, connections, o);
+      steps.push(step);
+      log(
+        `${mode} c=${connections}: ${Math.round(step.hitsPerSec)} hits/s, p50 ${step.latencyMs.p50} ms, ` +
+          `p99 ${step.latencyMs.p99} ms, non-2xx ${step.non2xx}, exact ${step.exactness.ok ? 'yes' : 'NO'}` +
+          (step.redis ? `, Redis commands/hit ${step.redis.countingCommandsPerHit.toFixed(3)}` : ''),
+      );
+    }
+  }
+  // start → ready, the modes taking turns too
+  log(`start → ready: ${o.readyRuns} runs per mode`);
+  const ready = new Map<Mode, number[]>(stacks.map((x) => [x.mode, []]));
+  for (let i = 0; i < o.readyRuns; i++)
+    for (const { mode, stack } of stacks) {
+      signal.throwIfAborted();
+      ready.get(mode)?.push(await startToReadyMs(stack.serviceEnv));
+    }
+  const out: ModeResult[] = [];
+  for (const { mode, stack, steps } of stacks) {
+    const samplesMs = ready.get(mode) ?? [];
+    const startToReady = { samplesMs, medianMs: median(samplesMs) };
+    out.push({ mode, steps, startToReady, ...(await afterRuns(stack, mode, o, log)) });
+  }
+  return out;
 }
 
 /** Memory after the runs (and after more load up to `rssHits`), and redis-benchmark. */
@@ -174,6 +218,7 @@ async function afterRuns(
         password: stack.redisPassword,
         connections,
         requests: o.redisBenchRequests,
+        signal: o.signal,
       });
       rb.push(r);
       log(`redis-benchmark -t incr -c ${connections}: ${Math.round(r.opsPerSec)} ops/s`);
@@ -190,7 +235,7 @@ async function topUp(stack: Stack, o: BenchOptions, log: (line: string) => void)
     const served = await least();
     if (served >= o.rssHits) return;
     if (round === 0) log(`more load until every replica has served ${o.rssHits} hits (now ${served})`);
-    await runWrk({ url: stack.url, connections: 64, seconds: 5, threads: o.threads });
+    await runWrk({ url: stack.url, connections: 64, seconds: 5, threads: o.threads, signal: o.signal });
   }
   throw new Error(`the replicas did not reach ${o.rssHits} hits each after 100 rounds of load`);
 }
@@ -227,7 +272,13 @@ async function benchStep(
   const sampler = setInterval(sample, 200);
   let wrk: WrkResult;
   try {
-    wrk = await runWrk({ url: stack.url, connections, seconds: o.seconds, threads: o.threads });
+    wrk = await runWrk({
+      url: stack.url,
+      connections,
+      seconds: o.seconds,
+      threads: o.threads,
+      signal: o.signal,
+    });
   } finally {
     clearInterval(sampler);
   }

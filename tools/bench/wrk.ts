@@ -44,6 +44,8 @@ export async function runWrk(o: {
   connections: number;
   seconds: number;
   threads?: number;
+  /** aborting kills wrk */
+  signal?: AbortSignal;
 }): Promise<WrkResult> {
   const bin = requireBinary('wrk');
   if (!Number.isInteger(o.seconds) || o.seconds < 1) throw new Error(`seconds must be an integer >= 1`);
@@ -64,7 +66,12 @@ export async function runWrk(o: {
   let stdout: string;
   let numbersText: string;
   try {
-    ({ stdout } = await run(bin, args, { env, timeout: (o.seconds + 60) * 1000, maxBuffer: 1 << 24 }));
+    ({ stdout } = await run(bin, args, {
+      env,
+      timeout: (o.seconds + 60) * 1000,
+      maxBuffer: 1 << 24,
+      signal: o.signal,
+    }));
     numbersText = readFileSync(numbersFile, 'utf8');
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string; message: string };

@@ -4,7 +4,6 @@ import { rmSync } from 'node:fs';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { requireBinary, tempDir } from './proc.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -17,13 +16,15 @@ const ARGS = [
 
 /** Starts Chromium; close() ends the browser process and removes its profile. */
 export async function launchChromium(): Promise<BrowserContext> {
-  requireBinary(CHROMIUM);
+  const executablePath = requireBinary('chromium');
   const profile = tempDir('hit-counter-chromium-');
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ARGS,
-  });
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args: ARGS });
+  } catch (err) {
+    rmSync(profile, { recursive: true, force: true });
+    throw err;
+  }
   context.on('close', () => rmSync(profile, { recursive: true, force: true }));
   return context;
 }

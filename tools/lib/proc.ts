@@ -14,6 +14,8 @@ export type Proc = {
   logFile: string;
   /** Resolves when the process has exited. */
   exited: Promise<Exit>;
+  /** True once the process has exited (or could not be spawned). */
+  hasExited(): boolean;
   /** The process's output so far (stdout and stderr, interleaved). */
   log(): string;
   /** Sends a signal by pid (no-op once exited). */
@@ -43,8 +45,12 @@ export function spawnProcess(cmd: string, args: string[], opts: SpawnOptions = {
   });
   closeSync(fd);
   let exit: Exit | undefined;
+  let failed = false;
   const exited = new Promise<Exit>((resolve, reject) => {
-    child.once('error', reject);
+    child.once('error', (err) => {
+      failed = true;
+      reject(err);
+    });
     child.once('exit', (code, signal) => {
       exit = { code, signal };
       resolve(exit);
@@ -82,6 +88,7 @@ export function spawnProcess(cmd: string, args: string[], opts: SpawnOptions = {
     child,
     logFile,
     exited,
+    hasExited: () => exit !== undefined || failed || pid < 0,
     log: () => readFileSync(logFile, 'utf8'),
     signal,
     stop,

@@ -62,21 +62,23 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
       });
       return stdout.trim();
     };
-    let exited = false;
-    void proc.exited.then(
-      () => (exited = true),
-      () => (exited = true),
-    );
+    proc.exited.catch(() => {});
+    // Ready once the server on the port is this process (another redis-server that took the port
+    // first would answer too, while this one exits with "Address already in use") and PING answers
+    // PONG (the data is loaded).
+    const isThisServer = async (): Promise<boolean> =>
+      new RegExp(`^process_id:${proc.pid}\\s*$`, 'm').test(await cli('INFO', 'server')) &&
+      (await cli('PING')) === 'PONG';
     try {
-      await waitFor(async () => exited || (await cli('PING')) === 'PONG', {
+      await waitFor(async () => proc.hasExited() || (await isThisServer()), {
         timeoutMs: opts.startTimeoutMs ?? 15_000,
-        what: `redis-server on port ${port}`,
+        what: `redis-server (pid ${proc.pid}) answering on port ${port}`,
       });
     } catch (err) {
       await proc.stop({ signal: 'SIGKILL' });
       throw err;
     }
-    if (exited) {
+    if (proc.hasExited()) {
       lastLog = proc.log();
       if (/Address already in use/.test(lastLog)) continue;
       throw new Error(`redis-server exited at start:\n${lastLog}`);

@@ -59,47 +59,83 @@ async function main(): Promise<void> {
     console.error(`stack: ${(err as Error).message}\n${usage}`);
     process.exit(2);
   }
-  console.log(`starting the stack: redis, ${opts.replicas} service replica(s), nginx ...`);
-  const stack = await startStack({
-    replicas: opts.replicas,
-    port: opts.port,
-    store: opts.memory ? 'memory' : 'redis',
-    keepDir: true,
-  });
-  print(stack);
+
+  // The handlers are installed before anything starts: a signal during startup is recorded and
+  // acted on between the steps, so whatever was started by then is stopped.
+  let stack: Stack | undefined;
   let monitoring: Monitoring | undefined;
-  if (opts.monitoring) {
-    monitoring = await startMonitoring(stack).catch(async (err: unknown) => {
-      await stack.stop();
-      throw err;
-    });
-    await monitoring.waitForTargetsUp();
-    const { prometheus, redisExporter, nginxExporter } = monitoring.pids;
-    console.log(
-      `prometheus pid ${prometheus}, redis_exporter pid ${redisExporter}, nginx exporter pid ${nginxExporter}`,
-    );
-    console.log(`Prometheus: ${monitoring.prometheusUrl}   (alerts: ${monitoring.prometheusUrl}/alerts)`);
-  }
+  let stopRequested: string | undefined;
+  let serving = false;
   let stopping = false;
+  const stopEverything = async (): Promise<void> => {
+    try {
+      await monitoring?.stop();
+    } finally {
+      await stack?.stop();
+    }
+  };
   const shutdown = (sig: string): void => {
     if (stopping) return;
     stopping = true;
     console.log(`\n${sig}: stopping nginx, the service replicas and redis ...`);
-    Promise.resolve(monitoring?.stop())
-      .then(() => stack.stop())
-      .then(
-        () => {
-          console.log(`stopped; logs and data kept in ${stack.dir}`);
-          process.exit(0);
-        },
-        (err: unknown) => {
-          console.error(`stack: stop failed: ${(err as Error).message}`);
-          process.exit(1);
-        },
-      );
+    stopEverything().then(
+      () => {
+        console.log(stack ? `stopped; logs and data kept in ${stack.dir}` : 'stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        console.error(`stack: stop failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
   };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  const onSignal = (sig: string): void => {
+    if (serving) shutdown(sig);
+    else if (!stopRequested) {
+      stopRequested = sig;
+      console.log(`\n${sig} during startup: stopping once the current step is done ...`);
+    }
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  class StopRequested extends Error {}
+  const checkpoint = (): void => {
+    if (stopRequested) throw new StopRequested(stopRequested);
+  };
+
+  try {
+    console.log(`starting the stack: redis, ${opts.replicas} service replica(s), nginx ...`);
+    stack = await startStack({
+      replicas: opts.replicas,
+      port: opts.port,
+      store: opts.memory ? 'memory' : 'redis',
+      keepDir: true,
+    });
+    checkpoint();
+    print(stack);
+    if (opts.monitoring) {
+      monitoring = await startMonitoring(stack);
+      checkpoint();
+      await monitoring.waitForTargetsUp();
+      checkpoint();
+      const { prometheus, redisExporter, nginxExporter } = monitoring.pids;
+      console.log(
+        `prometheus pid ${prometheus}, redis_exporter pid ${redisExporter}, nginx exporter pid ${nginxExporter}`,
+      );
+      console.log(`Prometheus: ${monitoring.prometheusUrl}   (alerts: ${monitoring.prometheusUrl}/alerts)`);
+    }
+  } catch (err) {
+    if (err instanceof StopRequested) {
+      shutdown(err.message);
+      return;
+    }
+    await stopEverything().catch((stopErr: unknown) => {
+      console.error(`stack: stop failed: ${(stopErr as Error).message}`);
+    });
+    throw err;
+  }
+  serving = true;
+  if (stopRequested) shutdown(stopRequested);
 }
 
 main().catch((err: unknown) => {

@@ -16,13 +16,12 @@ import {
   type WorkloadPort,
 } from '../lib/prometheus-config.ts';
 import { rulesFile } from '../lib/prometheus-rules.ts';
-import { chartDir } from './render.ts';
+import { chartDir, NAMESPACE, RELEASE } from './render.ts';
 import type { Stack } from './stack.ts';
 
-// The release the local stack renders (tools/stack/render.ts): labels such as job and namespace in
-// the rules and the dashboard are computed from these.
-export const RELEASE = 'hit-counter';
-export const NAMESPACE = 'hit-counter';
+// The release the local stack renders: labels such as job and namespace in the rules and the
+// dashboard are computed from these.
+export { NAMESPACE, RELEASE } from './render.ts';
 
 export interface MonitoringOptions {
   /** scrape interval and timeout rendered into the ServiceMonitors (servicemonitor.interval; default: the chart's) */
@@ -181,26 +180,26 @@ export async function startMonitoring(stack: Stack, o: MonitoringOptions = {}): 
     procs.push(prometheus);
     const prometheusUrl = `http://127.0.0.1:${port}`;
 
-    let gone = '';
-    for (const [name, p] of [
+    const parts = [
       ['prometheus', prometheus],
       ['redis_exporter', redisExporter],
       ['nginx-prometheus-exporter', nginxExporter],
-    ] as const)
-      p.exited.then(
-        () => (gone ||= `${name} exited; see ${p.logFile}`),
-        () => (gone ||= `${name} could not start; see ${p.logFile}`),
-      );
+    ] as const;
+    for (const [, p] of parts) p.exited.catch(() => {});
+    const gone = (): string => {
+      const [name, p] = parts.find(([, x]) => x.hasExited()) ?? [];
+      return name && p ? `${name} exited or could not start; see ${p.logFile}` : '';
+    };
     await waitFor(
       async () => {
-        if (gone) return true;
+        if (gone()) return true;
         const res = await fetch(`${prometheusUrl}/-/ready`, { signal: AbortSignal.timeout(1000) });
         await res.arrayBuffer();
         return res.ok;
       },
       { timeoutMs: 30_000, what: `Prometheus ready at ${prometheusUrl}` },
     );
-    if (gone) throw new Error(gone);
+    if (gone()) throw new Error(gone());
 
     const api = async <T>(path: string): Promise<T> => {
       const res = await fetch(`${prometheusUrl}${path}`, { signal: AbortSignal.timeout(10_000) });
@@ -248,7 +247,9 @@ export async function startMonitoring(stack: Stack, o: MonitoringOptions = {}): 
           lastError: t.lastError,
         }));
       },
-      async waitForTargetsUp(timeoutMs = 30_000) {
+      // Prometheus scrapes a new target first at an offset within its scrape interval: the default
+      // deadline covers two of the longest intervals, plus the target files' pick-up.
+      async waitForTargetsUp(timeoutMs = 2 * longestIntervalMs(jobs) + 15_000) {
         const expected = jobs.length;
         await waitFor(
           async () => {
@@ -277,4 +278,15 @@ export function stubStatusUrl(nginxConf: string): string {
     if (location && listen) return `http://${listen[1] ?? '127.0.0.1'}:${listen[2]}${location[1]}`;
   }
   throw new Error('the rendered nginx.conf has no server with stub_status');
+}
+
+/** The longest scrape interval of the jobs in ms (Prometheus's default, 1m, where none is set). */
+function longestIntervalMs(jobs: { interval?: string }[]): number {
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const ms = (d: string): number => {
+    let total = 0;
+    for (const [, n, u] of d.matchAll(/(\d+)(ms|s|m|h)/g)) total += Number(n) * (unit[u as string] ?? 0);
+    return total;
+  };
+  return Math.max(...jobs.map((j) => (j.interval ? ms(j.interval) : 60_000)), 0);
 }

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { requireBinary, spawnProcess, waitFor } from '../lib/proc.ts';
+import { requireBinary, spawnProcess, waitFor, type Proc } from '../lib/proc.ts';
 import { childPids, isAlive } from './procfs.ts';
 
 const run = promisify(execFile);
@@ -35,19 +35,17 @@ export async function startNginx(o: NginxOptions): Promise<Nginx> {
   const args = ['-e', 'stderr', '-c', confFile, '-p', o.prefix];
   if (!/^\s*daemon\s+off\s*;/m.test(o.confText)) args.push('-g', 'daemon off;');
   const proc = spawnProcess(bin, args, { logFile: o.logFile });
-  let exited = false;
-  const onExit = (): void => void (exited = true);
-  proc.exited.then(onExit, onExit);
+  proc.exited.catch(() => {});
   try {
-    await waitFor(async () => exited || (await accepts(o.port)), {
+    await waitFor(async () => proc.hasExited() || (await accepts(o.port)), {
       timeoutMs: 15_000,
       what: `nginx listening on port ${o.port} (log: ${o.logFile})`,
     });
   } catch (err) {
-    await proc.stop({ signal: 'SIGKILL' });
+    await killAll(proc);
     throw err;
   }
-  if (exited) {
+  if (proc.hasExited()) {
     const lines = proc.log().trim().split('\n');
     const why = lines.find((l) => l.includes('[emerg]')) ?? lines.at(-1) ?? '';
     throw new Error(`nginx exited at start: ${why} (log: ${o.logFile})`);
@@ -71,9 +69,33 @@ export async function startNginx(o: NginxOptions): Promise<Nginx> {
         { timeoutMs: 20_000, what: 'nginx reload (new workers up, old workers drained)' },
       );
     },
-    // SIGQUIT: graceful (in-flight requests finish), SIGKILL after the deadline
-    stop: async () => void (await proc.stop({ signal: 'SIGQUIT', timeoutMs: 10_000 })),
+    // SIGQUIT: graceful (in-flight requests finish); after the deadline SIGKILL to the master and
+    // every worker
+    async stop() {
+      const workers = childPids(proc.pid);
+      proc.signal('SIGQUIT');
+      const graceful = await waitFor(() => proc.hasExited() && workers.every((p) => !isAlive(p)), {
+        timeoutMs: 10_000,
+        what: 'nginx to stop',
+      }).catch(() => false);
+      if (!graceful) await killAll(proc);
+    },
   };
+}
+
+/** SIGKILL to the master and each of its workers (recorded first: they outlive a killed master). */
+async function killAll(proc: Proc): Promise<void> {
+  const workers = proc.hasExited() ? [] : childPids(proc.pid);
+  proc.signal('SIGKILL');
+  for (const pid of workers) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await proc.exited.catch(() => undefined);
+  await waitFor(() => workers.every((p) => !isAlive(p)), { what: 'the nginx workers to exit' });
 }
 
 async function writeChecked(bin: string, confFile: string, prefix: string, text: string): Promise<void> {

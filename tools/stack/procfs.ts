@@ -1,30 +1,35 @@
-// Process facts read from /proc (Linux): children of a pid and whether a pid is alive.
+// Process facts read from /proc (Linux): a pid's stat fields, children of a pid and whether a pid
+// is alive.
 import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * The fields of /proc/<pid>/stat after "pid (comm) ": state is field 0, ppid 1, utime 11, stime 12.
+ * Undefined once the process is gone.
+ */
+export function procStat(pid: number | string): string[] | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined; // exited while we looked
+  }
+  // comm may contain spaces and parentheses, so split after the last ')'
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
 
 /** Pids whose parent is `ppid` (e.g. an nginx master's workers). */
 export function childPids(ppid: number): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // exited while we looked
-    }
-    // "pid (comm) state ppid ...": comm may contain spaces and parentheses, so split after the last ')'
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === ppid) out.push(Number(name));
+    const fields = procStat(name);
+    if (fields && Number(fields[1]) === ppid) out.push(Number(name));
   }
   return out;
 }
 
 /** True while `pid` exists and is not a zombie. */
 export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
+  const fields = procStat(pid);
+  return fields !== undefined && fields[0] !== 'Z';
 }

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { helmTemplate, parseManifests, type K8sObject } from '../lib/helm.ts';
 
 export const chartDir = join(import.meta.dirname, '..', '..', 'charts', 'hit-counter');
-const RELEASE = 'hit-counter';
-const NAMESPACE = 'hit-counter';
+/** The release and namespace the local stack renders: labels such as job and namespace follow. */
+export const RELEASE = 'hit-counter';
+export const NAMESPACE = 'hit-counter';
 
 const TEMPLATES = {
   deployment: 'templates/deployment.yaml',

@@ -203,6 +203,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       async startRedis(extraArgs = []) {
         if (o.store === 'memory')
           throw new Error('the stack runs the embedded store, there is no Redis to start');
+        if (redis && !redis.proc.hasExited())
+          throw new Error(`Redis (pid ${redis.pid}) is still running: stop it before starting another`);
         redis = await launchRedis(extraArgs);
         return redis;
       },

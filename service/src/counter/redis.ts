@@ -70,7 +70,11 @@ export class RedisStore implements CounterStore {
 
   async current(): Promise<bigint> {
     const value = await this.#command(() => this.client.get(this.#key));
-    return BigInt(value ?? 0);
+    try {
+      return BigInt(value ?? 0);
+    } catch (err) {
+      throw new StoreError('error', `redis: the value of ${this.#key} is not an integer`, { cause: err });
+    }
   }
 
   status(): StoreStatus {
