@@ -126,7 +126,18 @@ t.test('the service gets its Redis URL and password from the Secret, never in cl
     t.notMatch(JSON.stringify(o), secret, `${o.kind}/${o.metadata.name} does not carry the password`);
   }
   const sts = find(objects, 'StatefulSet', 'hit-counter-redis').spec.template.spec.containers[0];
-  t.ok(sts.args.includes('$(REDIS_PASSWORD)'), 'redis-server gets --requirepass from the Secret env');
+  t.same(sts.command, ['sh', '-c'], 'redis-server starts through a shell');
+  t.match(
+    sts.args[0],
+    /^exec redis-server \/etc\/redis\/redis\.conf --dir \/data --requirepass "\$REDIS_PASSWORD"$/,
+    'the shell passes the Secret env to --requirepass and execs redis-server (PID 1)',
+  );
+  for (const o of objects)
+    t.notMatch(
+      JSON.stringify(o),
+      '$(REDIS_PASSWORD)',
+      `${o.kind}/${o.metadata.name}: no kubelet-expanded password`,
+    );
 });
 
 t.test('auth on without a password source fails with its message', async (t) => {
