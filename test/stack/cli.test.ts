@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { requireBinary, spawnProcess, tempDir, waitFor, type Proc } from '../../tools/lib/proc.ts';
 import { childPids, isAlive } from '../../tools/stack/procfs.ts';
 
@@ -41,6 +41,20 @@ async function stopCli(proc: Proc): Promise<void> {
   if (kept) rmSync(kept, { recursive: true, force: true });
 }
 
+/** SIGINT, as Ctrl-C: the CLI exits 0, says where its logs are, and none of `pids` is left. */
+async function interrupt(t: Test, proc: Proc, pids: number[], what: string): Promise<void> {
+  proc.signal('SIGINT');
+  const exit = await proc.exited;
+  t.equal(exit.code, 0, 'the CLI exits 0 after SIGINT');
+  t.ok(
+    pids.every((p) => !isAlive(p)),
+    what,
+  );
+  const kept = /kept in (\S+)/.exec(proc.log())?.[1];
+  t.ok(kept, 'it says where the logs are');
+  if (kept) rmSync(kept, { recursive: true, force: true });
+}
+
 t.test('starts, prints pids, ports, logs and the URL, and stops everything on SIGINT', async (t) => {
   const proc = spawnProcess(process.execPath, [cli, '--replicas', '2']);
   t.teardown(() => stopCli(proc));
@@ -60,16 +74,7 @@ t.test('starts, prints pids, ports, logs and the URL, and stops everything on SI
   const res = await fetch(url);
   t.match(await res.text(), /^Holla! we have hit \d+ times\n$/, 'the URL serves the counter');
 
-  proc.signal('SIGINT');
-  const exit = await proc.exited;
-  t.equal(exit.code, 0, 'the CLI exits 0 after SIGINT');
-  t.ok(
-    pids.every((p) => !isAlive(p)),
-    'no process it started is left',
-  );
-  const kept = /kept in (\S+)/.exec(proc.log())?.[1];
-  t.ok(kept, 'it says where the logs are');
-  if (kept) rmSync(kept, { recursive: true, force: true });
+  await interrupt(t, proc, pids, 'no process it started is left');
 });
 
 t.test('--monitoring adds Prometheus and the exporters, all scraped, all stopped on SIGINT', async (t) => {
@@ -80,13 +85,10 @@ t.test('--monitoring adds Prometheus and the exporters, all scraped, all stopped
     what: 'the stack CLI to print the Prometheus URL',
   });
   const prom = /Prometheus: (http:\S+)/.exec(out)?.[1] ?? '';
-  const monitoringPids = [
-    ...(/prometheus pid (\d+), redis_exporter pid (\d+), nginx exporter pid (\d+)/.exec(out) ?? []),
-  ]
-    .slice(1)
-    .map(Number);
-  t.equal(monitoringPids.length, 3, 'it prints the pids of Prometheus and both exporters');
-  t.ok(monitoringPids.every(isAlive), 'and they run');
+  // the stack's redis, service and nginx rows, then Prometheus and both exporters
+  const pids = printedPids(out);
+  t.equal(pids.length, 6, 'it prints the pids of the stack, Prometheus and both exporters');
+  t.ok(pids.every(isAlive), 'and they run');
   const targets = (await (await fetch(`${prom}/api/v1/targets`)).json()) as {
     data: { activeTargets: { health: string; labels: { job: string } }[] };
   };
@@ -97,15 +99,7 @@ t.test('--monitoring adds Prometheus and the exporters, all scraped, all stopped
     `every target is up: ${jobs}`,
   );
 
-  proc.signal('SIGINT');
-  const exit = await proc.exited;
-  t.equal(exit.code, 0, 'the CLI exits 0 after SIGINT');
-  t.ok(
-    monitoringPids.every((p) => !isAlive(p)),
-    'Prometheus and the exporters are stopped',
-  );
-  const kept = /kept in (\S+)/.exec(proc.log())?.[1];
-  if (kept) rmSync(kept, { recursive: true, force: true });
+  await interrupt(t, proc, pids, 'the stack, Prometheus and the exporters are stopped');
 });
 
 t.test('bad arguments: exit 2 with the reason and the usage', async (t) => {
