@@ -1,12 +1,13 @@
 // The chart's redis.conf runs a real redis-server 7.0 as rendered; the backup script dumps a live
 // Redis with retention; the restore procedure of the redis chart README brings the data back.
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
-import { requireBinary, tempDir, waitFor } from '../../tools/lib/proc.ts';
+import { requireBinary, tempDir } from '../../tools/lib/proc.ts';
 import { startRedis, type RedisServer } from '../../tools/lib/redis.ts';
+import { restoreFromRdb } from '../../tools/stack/backup.ts';
 import { chartDir, find, render } from './chart.ts';
 
 const run = promisify(execFile);
@@ -116,30 +117,18 @@ t.test('the README restore procedure brings a backup back under AOF', async (t) 
   await live.cli('SET', 'hits', '5');
   // 1. stop Redis (scale the StatefulSet to 0).
   await live.stop();
-  // 2. move the AOF away, put the backup in place as dump.rdb.
-  const aofDir = path.join(dataDir, 'appendonlydir');
-  t.ok(existsSync(aofDir), 'the AOF directory existed');
-  rmSync(aofDir, { recursive: true });
-  copyFileSync(stdout.trim(), path.join(dataDir, 'dump.rdb'));
-  // 3. start once with appendonly no, so the RDB is loaded.
-  const once = await start(t, conf, dataDir, ['--appendonly', 'no']);
-  t.equal(await once.cli('GET', 'hits'), '1000', 'the RDB is loaded');
-  // 4. turn AOF on: Redis writes a fresh AOF from memory; wait until it is done.
-  await once.cli('CONFIG', 'SET', 'appendonly', 'yes');
-  await waitFor(
-    async () => {
-      const info = await once.cli('INFO', 'persistence');
-      return (
-        /aof_enabled:1/.test(info) &&
-        /aof_rewrite_in_progress:0/.test(info) &&
-        /aof_rewrite_scheduled:0/.test(info)
-      );
+  t.ok(existsSync(path.join(dataDir, 'appendonlydir')), 'the AOF directory existed');
+  // 2-5, as the local stack's backup drill runs them: the AOF moved aside, the backup in place as
+  // dump.rdb, one start with appendonly no (the RDB is loaded), AOF on, a normal restart.
+  const normal = await restoreFromRdb({
+    rdbFile: stdout.trim(),
+    dataDir,
+    startRedis: async (args = []) => {
+      const redis = await start(t, conf, dataDir, args);
+      if (args.includes('--appendonly')) t.equal(await redis.cli('GET', 'hits'), '1000', 'the RDB is loaded');
+      return redis;
     },
-    { what: 'the AOF rewrite' },
-  );
-  await once.stop();
-  // 5. start with the normal config: the AOF holds the restored data.
-  const normal = await start(t, conf, dataDir);
+  });
   t.equal(await normal.cli('GET', 'hits'), '1000', 'the restored value survives a normal restart');
   t.equal(await normal.cli('INCR', 'hits'), '1001');
 });
