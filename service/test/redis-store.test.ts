@@ -6,7 +6,7 @@ import { loadConfig } from '../src/config.ts';
 import { RedisStore } from '../src/counter/redis.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { freePort } from '../../tools/lib/ports.ts';
-import { startRedis, type RedisServer } from '../../tools/lib/redis.ts';
+import { parseCommandStats, startRedis, type RedisServer } from '../../tools/lib/redis.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
 import { contiguousRange, hitNumber } from './helpers/http.ts';
 
@@ -33,8 +33,7 @@ async function hits(app: Awaited<ReturnType<typeof redisApp>>, n: number): Promi
 }
 
 function commandCalls(info: string, command: string): number {
-  const m = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info);
-  return m ? Number(m[1]) : 0;
+  return parseCommandStats(info)[command] ?? 0;
 }
 
 t.test('numbers are exact near the top of the signed 64-bit range', async (t) => {

@@ -1,5 +1,6 @@
 // Through nginx: the sentence, counting, and exact numbers across replicas under concurrency.
 import t from 'tap';
+import { countedHits } from '../../tools/bench/probes.ts';
 import { describe, runLoad } from '../../tools/stack/load.ts';
 import { startStack } from '../../tools/stack/stack.ts';
 import { withStack } from './fixture.ts';
@@ -37,12 +38,7 @@ t.test('exactness across replicas: 5000 requests at concurrency 64', async (t) =
   t.equal(sorted.at(-1), before + BigInt(total), 'numbers end at previous count + requests');
   t.equal(await stack.counter(), before + BigInt(total), 'the stored count is exact');
   // Every replica served part of the load (nginx balanced it), and their counts add up.
-  const perReplica = await Promise.all(
-    stack.services.map(async (r) => {
-      const text = await (await fetch(`http://127.0.0.1:${r.port}/metrics`)).text();
-      return Number(/^hitcounter_hits_total (\d+)/m.exec(text)?.[1] ?? -1);
-    }),
-  );
+  const perReplica = await Promise.all(stack.services.map((r) => countedHits(r.port)));
   t.comment(`hits per replica: ${perReplica.join(', ')}`);
   t.ok(
     perReplica.every((n) => n > 0),

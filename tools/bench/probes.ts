@@ -42,13 +42,6 @@ export async function countedHits(port: number): Promise<number> {
   return (await replicaCounts(port)).hits;
 }
 
-/** Calls per command from `INFO commandstats` output, e.g. { incrby: 2720, get: 2 }. */
-export function parseCommandStats(info: string): Record<string, number> {
-  const calls: Record<string, number> = {};
-  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[m[1] as string] = Number(m[2]);
-  return calls;
-}
-
 /** Commands that change the counter. */
 export const COUNTING_COMMANDS = ['incr', 'incrby', 'incrbyfloat', 'set', 'getset', 'eval', 'evalsha'];
 

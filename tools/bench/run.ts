@@ -12,10 +12,10 @@ import {
   cpuSecondsOf,
   machineCpuSeconds,
   memoryOf,
-  parseCommandStats,
   replicaCounts,
   type ReplicaCounts,
 } from './probes.ts';
+import { parseCommandStats } from '../lib/redis.ts';
 import { median, startToReadyMs, type StartToReady } from './ready.ts';
 import { redisBenchmark, type RedisBenchmark } from './redis-benchmark.ts';
 import { runWrk, type WrkResult } from './wrk.ts';

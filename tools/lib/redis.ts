@@ -95,3 +95,10 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
   }
   throw new Error(`redis-server could not find a free port:\n${lastLog}`);
 }
+
+/** Calls per command from `INFO commandstats` output, e.g. { incrby: 2720, get: 2 }. */
+export function parseCommandStats(info: string): Record<string, number> {
+  const calls: Record<string, number> = {};
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[m[1] as string] = Number(m[2]);
+  return calls;
+}
