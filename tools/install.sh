@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every external tool the project needs, at pinned versions, into a git-ignored
 # cache (.tools/ by default, or $HIT_COUNTER_TOOLS). Safe to run again: what is present is kept.
+# The local cluster's components (etcd, Kubernetes, kwok) are built by tools/build-go.sh into a
+# per-user cache that fresh clones share.
 #
 #   bash tools/install.sh          everything the tests need
 #   bash tools/install.sh node     only Node 24 and the npm dependencies (enough for `npm start`)
@@ -14,7 +16,6 @@ profile=${1:-all}
 NODE_VERSION=24.21.0 # the Node major the image ships
 GO_TOOLS=(
   "helm helm.sh/helm/v3/cmd/helm@v3.22.0"
-  "kubeconform github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0"
   "kubectl-validate sigs.k8s.io/kubectl-validate@v0.0.4"
   "actionlint github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
 )
@@ -105,7 +106,7 @@ install_debs() {
 }
 
 install_go_tools() {
-  command -v go >/dev/null || fail "Go is needed to build helm, kubeconform, kubectl-validate and actionlint; install Go 1.26+ (helm v3.22 needs it) and run again"
+  command -v go >/dev/null || fail "Go is needed to build helm, kubectl-validate, actionlint and the local cluster; install Go 1.26+ (helm v3.22 needs it) and run again"
   local line name pkg dir
   for line in "${GO_TOOLS[@]}"; do
     read -r name pkg <<<"$line"
@@ -148,6 +149,7 @@ install_npm_deps
 if [[ $profile == all ]]; then
   install_debs
   install_go_tools
+  bash "$root/tools/build-go.sh"
   bash "$root/tools/crds.sh"
   install_checkov
   write_podman_conf

@@ -1,9 +1,9 @@
 // Renders the defaults, each environment and a matrix of toggles; every object must pass the
-// strict schema validation and the chart's policies.
+// strict schema validation (admission is judged by the real API server in test/cluster/).
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { checkPolicies, validateManifests } from '../../tools/lib/k8s-validate.ts';
+import { validateManifests } from '../../tools/lib/k8s-validate.ts';
 import { find, render, repoRoot } from './chart.ts';
 
 const environments = readdirSync(path.join(repoRoot, 'environments')).map((env) =>
@@ -61,7 +61,6 @@ for (const c of cases) {
     const { yaml, objects } = await render(c.set, c.files, c.apis);
     t.ok(objects.length > 10, `renders objects (${objects.length})`);
     t.same(await validateManifests(yaml), [], 'every object passes strict schema validation');
-    t.same(checkPolicies(objects), [], 'every object passes the policies');
     const images = [...yaml.matchAll(/image: (\S+)/g)].map((m) => m[1] ?? '');
     t.notOk(
       images.some((i) => /:latest$|^[^:]+$/.test(i)),

@@ -1,0 +1,102 @@
+// `npm run cluster`: up prints every part and the KUBECONFIG, status and env find the running
+// cluster, kubectl works with that KUBECONFIG, and down (or SIGINT) stops every part by pid and
+// removes the cluster's directory; bad arguments get one line and exit 2.
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { requireBinary, spawnProcess, tempDir, waitFor, type Proc } from '../../tools/lib/proc.ts';
+import { isAlive } from '../../tools/stack/procfs.ts';
+
+const run = promisify(execFile);
+const cli = join(import.meta.dirname, '..', '..', 'tools', 'cluster', 'cli.ts');
+const env = { ...process.env, HIT_COUNTER_CLUSTER_STATE: join(tempDir('cluster-cli-'), 'state.json') };
+const command = (...args: string[]) => run(process.execPath, [cli, ...args], { env });
+
+const printedPids = (log: string): number[] =>
+  [...log.matchAll(/^\S+\s+pid (\d+)\s+port \d+\s+log \S+$/gm)].map((m) => Number(m[1]));
+
+/** Pids of processes whose working directory is inside `dir` (every part runs there). */
+function processesIn(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readlinkSync(`/proc/${p}/cwd`).startsWith(dir);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Teardown: SIGINT the CLI; kill by pid whatever part it printed is still alive after it. */
+async function stopCli(proc: Proc): Promise<void> {
+  await proc.stop({ signal: 'SIGINT', timeoutMs: 60_000 });
+  for (const pid of printedPids(proc.log()).filter(isAlive)) process.kill(pid, 'SIGKILL');
+}
+
+async function up(): Promise<{ proc: Proc; kubeconfig: string; pids: number[]; dir: string }> {
+  const proc = spawnProcess(process.execPath, [cli, 'up'], { env });
+  t.teardown(() => stopCli(proc));
+  const kubeconfig = await waitFor(
+    () => {
+      if (proc.hasExited()) throw new Error(`cluster up exited:\n${proc.log()}`);
+      return /export KUBECONFIG=(\S+)/.exec(proc.log())?.[1];
+    },
+    { timeoutMs: 120_000, intervalMs: 200, what: 'the KUBECONFIG line' },
+  );
+  return { proc, kubeconfig, pids: printedPids(proc.log()), dir: join(kubeconfig, '..') };
+}
+
+t.test('up, status, env, kubectl, down', async (t) => {
+  const { proc, kubeconfig, pids, dir } = await up();
+  t.same(
+    [...proc.log().matchAll(/^(\S+)\s+pid \d+/gm)].map((m) => m[1]),
+    ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'],
+    'every part printed with pid, port and log',
+  );
+  t.ok(pids.every(isAlive));
+  const status = await command('status');
+  t.match(status.stdout, /API server https:\/\/127\.0\.0\.1:\d+: ready/);
+  t.equal((await command('env')).stdout.trim(), `export KUBECONFIG=${kubeconfig}`);
+  const nodes = await run(requireBinary('kubectl'), ['get', 'nodes', '-o', 'name'], {
+    env: { ...process.env, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(dir, 'kube-cache') },
+  });
+  t.equal(nodes.stdout.trim(), 'node/kwok-node-0');
+  await t.rejects(command('up'), /a cluster is already running/, 'a second up is refused');
+
+  const down = await command('down');
+  t.match(down.stdout, /stopped/);
+  t.equal((await proc.exited).code, 0);
+  t.ok(
+    pids.every((p) => !isAlive(p)),
+    'every part is stopped',
+  );
+  t.notOk(existsSync(dir), 'the cluster directory is removed');
+  t.match((await command('status').catch((e: { stdout: string }) => e)).stdout, /no cluster is running/);
+});
+
+t.test('SIGINT during startup stops what was started', async (t) => {
+  const proc = spawnProcess(process.execPath, [cli, 'up'], { env });
+  t.teardown(() => stopCli(proc));
+  await waitFor(() => /starting kube-apiserver/.test(proc.log()), {
+    timeoutMs: 60_000,
+    what: 'the API server step',
+  });
+  const dir = /directory (\S+)/.exec(proc.log())?.[1] as string;
+  proc.signal('SIGINT');
+  t.equal((await proc.exited).code, 0);
+  t.match(proc.log(), /SIGINT during startup/);
+  t.notOk(existsSync(dir), 'the cluster directory is removed');
+  t.same(processesIn(dir), [], 'no process runs in it');
+});
+
+t.test('bad arguments get one line and exit 2', async (t) => {
+  for (const args of [['up', '--nodes', '0'], ['sideways'], []]) {
+    const err = (await command(...args).catch((e: unknown) => e)) as { code: number; stderr: string };
+    t.equal(err.code, 2, `${args.join(' ') || '(none)'}: exit 2`);
+    t.match(err.stderr, /^cluster: .+\nusage: npm run cluster/);
+  }
+});

@@ -1,0 +1,169 @@
+// Shared by the cluster tests: one local cluster per test file (tools/cluster), namespaces as the
+// Argo CD applications create them, the chart installed with the real helm, and readiness read from
+// the API (what the controllers report), with a deadline and the cluster's own words on timeout.
+import path from 'node:path';
+import type { Test } from 'tap';
+import { startCluster, type Cluster } from '../../tools/cluster/cluster.ts';
+import { waitFor } from '../../tools/lib/proc.ts';
+
+export const repoRoot = path.resolve(import.meta.dirname, '../..');
+export const chartDir = path.join(repoRoot, 'charts/hit-counter');
+export const envValues = (env: string): string => path.join(repoRoot, 'environments', env, 'values.yaml');
+export const release = 'hit-counter';
+
+/** The label the Argo CD Applications put on the namespaces they create. */
+export const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted' };
+
+/** A cluster for this test file (three kwok nodes in three zones), stopped at its end. */
+export async function clusterFor(t: Test): Promise<Cluster> {
+  const cluster = await startCluster({ nodes: 3 });
+  t.teardown(() => cluster.stop());
+  return cluster;
+}
+
+export async function createNamespace(
+  c: Cluster,
+  name: string,
+  labels: Record<string, string> = RESTRICTED,
+): Promise<void> {
+  await c.kubectl(['apply', '--server-side', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } }),
+  });
+}
+
+export interface Install {
+  namespace: string;
+  valueFiles?: string[];
+  set?: string[];
+  chart?: string;
+  releaseName?: string;
+}
+
+/** `helm install` exactly as the README says (no --wait: readiness is checked from the API). */
+export function helmInstall(
+  c: Cluster,
+  o: Install,
+  verb: 'install' | 'upgrade' = 'install',
+): Promise<string> {
+  return c.helm([
+    verb,
+    o.releaseName ?? release,
+    o.chart ?? chartDir,
+    '--namespace',
+    o.namespace,
+    ...(o.valueFiles ?? []).flatMap((f) => ['--values', f]),
+    ...(o.set ?? []).flatMap((s) => ['--set', s]),
+  ]);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
+
+/** What is not (yet) as it should be in the namespace: one line per workload, PDB or Service. */
+export async function notReady(c: Cluster, namespace: string): Promise<string[]> {
+  const list = async (kind: string): Promise<Obj[]> =>
+    (await c.getJson<{ items: Obj[] }>([kind, '-n', namespace])).items;
+  const [deployments, statefulSets, pdbs, services, slices] = await Promise.all([
+    list('deployments'),
+    list('statefulsets'),
+    list('poddisruptionbudgets'),
+    list('services'),
+    list('endpointslices'),
+  ]);
+  const problems: string[] = [];
+  for (const d of deployments) {
+    const want = d.spec.replicas ?? 1;
+    const s = d.status ?? {};
+    const available = s.conditions?.some((x: Obj) => x.type === 'Available' && x.status === 'True');
+    if (
+      !available ||
+      s.observedGeneration !== d.metadata.generation ||
+      s.updatedReplicas !== want ||
+      s.readyReplicas !== want ||
+      s.replicas !== want
+    )
+      problems.push(
+        `Deployment/${d.metadata.name}: ${s.readyReplicas ?? 0}/${want} ready, ${s.updatedReplicas ?? 0} updated, available=${!!available}`,
+      );
+  }
+  for (const st of statefulSets) {
+    const want = st.spec.replicas ?? 1;
+    const s = st.status ?? {};
+    if (
+      s.observedGeneration !== st.metadata.generation ||
+      s.readyReplicas !== want ||
+      s.updatedReplicas !== want
+    )
+      problems.push(`StatefulSet/${st.metadata.name}: ${s.readyReplicas ?? 0}/${want} ready`);
+  }
+  for (const p of pdbs) {
+    const s = p.status ?? {};
+    if (!(s.expectedPods > 0) || !(s.currentHealthy >= s.desiredHealthy))
+      problems.push(
+        `PodDisruptionBudget/${p.metadata.name}: ${s.currentHealthy ?? 0} healthy of ${s.expectedPods ?? 0}, ${s.desiredHealthy ?? '?'} needed`,
+      );
+  }
+  // Every port of every selecting Service has a ready endpoint: the selector matches the pods and
+  // each (named) targetPort resolves to one of their container ports.
+  for (const svc of services) {
+    if (!svc.spec.selector) continue;
+    const own = slices.filter((e) => e.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name);
+    for (const port of svc.spec.ports ?? []) {
+      const ready = own.some(
+        (e) =>
+          (e.ports ?? []).some((p: Obj) => (p.name ?? '') === (port.name ?? '')) &&
+          (e.endpoints ?? []).some((ep: Obj) => ep.conditions?.ready !== false),
+      );
+      if (!ready)
+        problems.push(`Service/${svc.metadata.name}: no ready endpoint for port ${port.name ?? port.port}`);
+    }
+  }
+  return problems;
+}
+
+/** Waits until notReady() is empty; on timeout, fails with what is missing and the namespace's warnings. */
+export async function waitReady(c: Cluster, namespace: string, timeoutMs = 120_000): Promise<void> {
+  let last: string[] = [];
+  try {
+    await waitFor(
+      async () => {
+        last = await notReady(c, namespace);
+        return last.length === 0;
+      },
+      { timeoutMs, intervalMs: 500, what: `every workload in ${namespace} ready` },
+    );
+  } catch (err) {
+    throw new Error(
+      `${(err as Error).message}\n${last.join('\n')}\nwarnings:\n${await warnings(c, namespace)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/** The namespace's Warning events, one line each (what the controllers and admission said). */
+export async function warnings(c: Cluster, namespace: string): Promise<string> {
+  const events = await c.getJson<{ items: Obj[] }>([
+    'events',
+    '-n',
+    namespace,
+    '--field-selector',
+    'type=Warning',
+  ]);
+  return events.items
+    .map((e) => `${e.involvedObject.kind}/${e.involvedObject.name}: ${e.reason}: ${e.message}`)
+    .join('\n');
+}
+
+/** Pod templates of the namespace's workloads, by kind/name (what a change would roll). */
+export async function podTemplates(c: Cluster, namespace: string): Promise<Map<string, Obj>> {
+  const out = new Map<string, Obj>();
+  for (const kind of ['deployments', 'statefulsets', 'cronjobs']) {
+    for (const o of (await c.getJson<{ items: Obj[] }>([kind, '-n', namespace])).items) {
+      const template = kind === 'cronjobs' ? o.spec.jobTemplate.spec.template : o.spec.template;
+      out.set(`${o.kind}/${o.metadata.name}`, template);
+    }
+  }
+  return out;
+}

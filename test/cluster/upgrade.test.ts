@@ -1,0 +1,168 @@
+// Upgrade, rollback and uninstall on the real API server: the previous released chart (the newest
+// commit whose Chart.yaml version differs from the working tree's) is installed with its own
+// minikube values, upgraded to the working tree, upgraded again with nothing changed, rolled back
+// and uninstalled. Immutable fields, rolls no value asked for and leftovers are what is checked.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { parse } from 'yaml';
+import { tempDir } from '../../tools/lib/proc.ts';
+import {
+  chartDir,
+  clusterFor,
+  createNamespace,
+  envValues,
+  helmInstall,
+  podTemplates,
+  release,
+  repoRoot,
+  waitReady,
+} from './fixture.ts';
+
+const c = await clusterFor(t);
+const work = tempDir('hit-counter-upgrade-');
+t.teardown(() => execFileSync('rm', ['-rf', work]));
+
+const git = (...args: string[]): string =>
+  execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim();
+const chartFile = 'charts/hit-counter/Chart.yaml';
+const versionOf = (yamlText: string): string => String((parse(yamlText) as { version: string }).version);
+
+/** The newest commit whose chart version differs from the working tree's, and that version. */
+function previousRelease(): { commit: string; version: string } {
+  const current = versionOf(readFileSync(path.join(repoRoot, chartFile), 'utf8'));
+  // Every commit that changed the chart, newest first: the first with another version holds the
+  // last state of that version.
+  const commits = git('log', '--format=%H', '--', 'charts/hit-counter').split('\n').filter(Boolean);
+  if (git('rev-parse', '--is-shallow-repository') === 'true')
+    throw new Error(
+      'this clone is shallow: the upgrade test needs the chart history (git fetch --unshallow)',
+    );
+  for (const commit of commits) {
+    const version = versionOf(git('show', `${commit}:${chartFile}`));
+    if (version !== current) return { commit, version };
+  }
+  throw new Error(`no commit has a chart version other than ${current}: nothing to upgrade from`);
+}
+
+/** The chart and minikube values as they were at `commit`, extracted into the work dir. */
+function checkout(commit: string): { chart: string; values: string } {
+  const dir = path.join(work, commit.slice(0, 12));
+  mkdirSync(dir, { recursive: true });
+  execFileSync('sh', ['-c', `git archive "${commit}" charts/hit-counter environments | tar -x -C "${dir}"`], {
+    cwd: repoRoot,
+  });
+  return {
+    chart: path.join(dir, 'charts/hit-counter'),
+    values: path.join(dir, 'environments/minikube/values.yaml'),
+  };
+}
+
+const revisions = async (ns: string): Promise<number> =>
+  (JSON.parse(await c.helm(['history', release, '-n', ns, '-o', 'json'])) as unknown[]).length;
+
+/** Workloads whose pod template differs between two snapshots. */
+function changed(a: Map<string, unknown>, b: Map<string, unknown>): string[] {
+  const keys = new Set([...a.keys(), ...b.keys()]);
+  return [...keys].filter((k) => JSON.stringify(a.get(k)) !== JSON.stringify(b.get(k))).sort();
+}
+
+const previous = previousRelease();
+const old = checkout(previous.commit);
+
+t.test(
+  `upgrade from chart ${previous.version} (${previous.commit.slice(0, 7)}) to the working tree, then rollback`,
+  async (t) => {
+    const ns = 'upgrade';
+    await createNamespace(c, ns);
+    await helmInstall(c, { namespace: ns, chart: old.chart, valueFiles: [old.values] });
+    await waitReady(c, ns);
+    const before = await podTemplates(c, ns);
+
+    await t.resolves(
+      helmInstall(c, { namespace: ns, valueFiles: [envValues('minikube')] }, 'upgrade'),
+      'helm upgrade: no immutable-field error',
+    );
+    await waitReady(c, ns);
+    const upgraded = await podTemplates(c, ns);
+    t.comment(
+      `pod templates the chart changes since ${previous.version}: ${changed(before, upgraded).join(', ') || 'none'}`,
+    );
+
+    // The same chart and values again: no pod template may change (nothing random, stable checksums).
+    await helmInstall(c, { namespace: ns, valueFiles: [envValues('minikube')] }, 'upgrade');
+    await waitReady(c, ns);
+    t.same(
+      changed(upgraded, await podTemplates(c, ns)),
+      [],
+      'an upgrade that changes no value rolls nothing',
+    );
+
+    await t.resolves(c.helm(['rollback', release, '1', '-n', ns]), 'helm rollback to the previous release');
+    await waitReady(c, ns);
+    t.same(
+      changed(before, await podTemplates(c, ns)),
+      [],
+      'the rollback restores every pod template of revision 1',
+    );
+    t.equal(await revisions(ns), 4);
+  },
+);
+
+t.test('the upgrade check can fail: a changed value rolls, a changed selector is refused', async (t) => {
+  const ns = 'upgrade-negative';
+  await createNamespace(c, ns);
+  await helmInstall(c, { namespace: ns, valueFiles: [envValues('minikube')] });
+  await waitReady(c, ns);
+  const installed = await podTemplates(c, ns);
+  await helmInstall(
+    c,
+    { namespace: ns, valueFiles: [envValues('minikube')], set: ['podAnnotations.rolled=yes'] },
+    'upgrade',
+  );
+  t.same(
+    changed(installed, await podTemplates(c, ns)),
+    ['Deployment/hit-counter'],
+    'the changed value is detected',
+  );
+
+  // A chart whose StatefulSet selector changed: the API server refuses the immutable field.
+  const broken = path.join(work, 'broken-chart');
+  cpSync(chartDir, broken, { recursive: true });
+  const sts = path.join(broken, 'charts/redis/templates/statefulset.yaml');
+  const text = readFileSync(sts, 'utf8');
+  const patched = text.replace(/(\n {2}selector:\n {4}matchLabels:\n)/, '$1      renamed: "yes"\n');
+  t.not(patched, text, 'the selector was found and changed');
+  writeFileSync(sts, patched.replace(/(\n {6}labels:\n)/, '$1        renamed: "yes"\n'));
+  await t.rejects(
+    helmInstall(c, { namespace: ns, chart: broken, valueFiles: [envValues('minikube')] }, 'upgrade'),
+    /StatefulSet.apps "hit-counter-redis" is invalid: spec: Forbidden: updates to statefulset spec for fields other than/,
+  );
+});
+
+t.test('helm uninstall removes everything but the volumes the chart documents it keeps', async (t) => {
+  const ns = 'uninstall';
+  await createNamespace(c, ns);
+  await helmInstall(c, { namespace: ns, valueFiles: [envValues('minikube')] });
+  await waitReady(c, ns);
+  await c.helm(['uninstall', release, '-n', ns, '--wait']);
+  const kinds = (await c.kubectl(['api-resources', '--namespaced', '--verbs=list', '-o', 'name']))
+    .split('\n')
+    .filter((k) => k && !/^(events|events\.events\.k8s\.io)$/.test(k));
+  const left = await c.getJson<{ items: { kind: string; metadata: { name: string } }[] }>([
+    kinds.join(','),
+    '-n',
+    ns,
+  ]);
+  const names = left.items
+    .map((o) => `${o.kind}/${o.metadata.name}`)
+    // What Kubernetes puts into every namespace.
+    .filter((n) => !['ServiceAccount/default', 'ConfigMap/kube-root-ca.crt'].includes(n))
+    .sort();
+  t.same(
+    names,
+    ['PersistentVolumeClaim/data-hit-counter-redis-0', 'PersistentVolumeClaim/hit-counter-redis-backup'],
+    'only the Redis data PVC (StatefulSet volumes outlive it) and the backup PVC (resource-policy: keep) remain',
+  );
+});

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Builds the pinned Go components of the local cluster from the wrapper modules under
+# tools/wrappers/ (their go.mod and go.sum pin and checksum every byte) into a per-user cache keyed
+# by version, ${XDG_CACHE_HOME:-~/.cache}/hit-counter/<component>@<version>, and links the
+# binaries into .tools/bin. A fresh clone on the same machine reuses what is built; Go's module and
+# build caches stay in their default per-user places, so a version bump rebuilds in minutes.
+# A lock keeps concurrent runs from building the same component twice.
+#
+#   bash tools/build-go.sh [component ...]    default: every component
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+tools=${HIT_COUNTER_TOOLS:-$root/.tools}
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/hit-counter
+
+# ---- pins: <component> <version> <minutes cold on 2 cores> <package: binary name ...> ----------
+# The version is the module version the wrapper's go.mod requires (a test checks they agree).
+K8S_VERSION=v1.34.4
+COMPONENTS=(
+  "kubernetes $K8S_VERSION 15 k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy"
+  "etcd v3.6.16 3 go.etcd.io/etcd/server/v3:etcd"
+  "kwok v0.8.0 3 sigs.k8s.io/kwok/cmd/kwok"
+)
+# -------------------------------------------------------------------------------------------
+
+fail() {
+  echo "tools/build-go.sh: $1" >&2
+  exit 1
+}
+
+# Version stamps for the Kubernetes binaries: without them they report v0.0.0-master+$Format:%H$,
+# which kubectl and helm refuse.
+k8s_ldflags() {
+  local v=$K8S_VERSION minor
+  minor=$(cut -d. -f2 <<<"$v")
+  local flags=() pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=("-X $pkg.gitVersion=$v" "-X $pkg.gitMajor=1" "-X $pkg.gitMinor=$minor" "-X $pkg.gitTreeState=clean")
+  done
+  echo "${flags[*]}"
+}
+
+# kwok does nothing without stages: its own "fast" set (nodes Ready with a lease heartbeat, pods
+# Running and Ready at once, completed and deleted), from its module zip.
+kwok_stages() {
+  local dir
+  dir=$(cd "$root/tools/wrappers/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok) ||
+    fail "go list -m sigs.k8s.io/kwok failed in tools/wrappers/kwok"
+  local f
+  for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    [[ -f $dir/kustomize/stage/$f.yaml ]] || fail "kwok $1 has no kustomize/stage/$f.yaml"
+    echo "---"
+    cat "$dir/kustomize/stage/$f.yaml"
+  done
+}
+
+# The API server's OpenAPI v3 documents of the same release, from its module zip, laid out as
+# kubectl-validate's --local-schemas reads them (api/v1.json, apis/<group>/<version>.json): the
+# offline schema pre-check validates against exactly the cluster's version.
+k8s_openapi() {
+  local out=$1 dir f base
+  dir=$(cd "$root/tools/wrappers/kubernetes" && go list -m -f '{{.Dir}}' k8s.io/kubernetes) ||
+    fail "go list -m k8s.io/kubernetes failed in tools/wrappers/kubernetes"
+  [[ -d $dir/api/openapi-spec/v3 ]] || fail "k8s.io/kubernetes has no api/openapi-spec/v3"
+  mkdir -p "$out/api" "$out/apis"
+  for f in "$dir"/api/openapi-spec/v3/api*__*_openapi.json; do
+    base=$(basename "$f" _openapi.json) # api__v1, apis__apps__v1
+    if [[ $base == api__* ]]; then
+      cp "$f" "$out/api/${base#api__}.json"
+    else
+      base=${base#apis__}
+      [[ $base == *__* ]] || continue # a group's own document, no version
+      mkdir -p "$out/apis/${base%__*}"
+      cp "$f" "$out/apis/${base%__*}/${base##*__}.json"
+    fi
+  done
+  chmod -R u+w "$out"
+}
+
+build_component() {
+  local name=$1 version=$2 minutes=$3
+  shift 3
+  local wrapper=$root/tools/wrappers/$name
+  [[ -f $wrapper/go.mod ]] || fail "no wrapper module tools/wrappers/$name"
+  grep -q " $version" "$wrapper/go.mod" || fail "tools/wrappers/$name/go.mod does not require $version; run go get there"
+
+  local ldflags="-s -w"
+  [[ $name == kubernetes ]] && ldflags+=" $(k8s_ldflags)"
+  # What the cache entry is made from: a changed wrapper, flag or extra step rebuilds it, the same
+  # one never does.
+  local stamp
+  stamp=$(cat "$wrapper/go.mod" "$wrapper/go.sum" <(echo "$ldflags $*") <(declare -f kwok_stages k8s_openapi) |
+    sha256sum | cut -c1-16)
+  local dest=$cache/$name@$version
+  local pkgs=() bins=() spec
+  for spec in "$@"; do
+    pkgs+=("${spec%%:*}")
+    if [[ $spec == *:* ]]; then bins+=("${spec##*:}"); else bins+=("${spec##*/}"); fi
+  done
+
+  mkdir -p "$cache"
+  exec 9>"$cache/.$name.lock"
+  if ! flock -n 9; then
+    echo "waiting for another build of $name@$version to finish ..."
+    flock 9
+  fi
+  if [[ ! -f $dest/.stamp || $(<"$dest/.stamp") != "$stamp" ]]; then
+    command -v go >/dev/null || fail "Go 1.26+ is needed to build $name@$version; install it and run again"
+    echo "building $name@$version: ${bins[*]} (≈$minutes min on 2 cores, once; then cached in $dest) ..."
+    local tmp=$cache/.$name@$version.tmp started=$SECONDS
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    if ! (cd "$wrapper" && GOFLAGS=-buildvcs=false GOTOOLCHAIN=local nice -n 10 \
+      go build -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}"); then
+      rm -rf "$tmp"
+      fail "building $name@$version failed; build it by hand: (cd tools/wrappers/$name && go build -o $dest/ ${pkgs[*]})"
+    fi
+    # go build names a binary after the last element of its package path (before a /vN suffix).
+    local i base
+    for i in "${!pkgs[@]}"; do
+      base=${pkgs[$i]##*/}
+      [[ $base =~ ^v[0-9]+$ ]] && base=$(basename "$(dirname "${pkgs[$i]}")")
+      local built=$tmp/$base
+      [[ -x $built ]] || fail "building $name@$version gave no $base"
+      [[ $built == "$tmp/${bins[$i]}" ]] || mv "$built" "$tmp/${bins[$i]}"
+    done
+    [[ $name == kwok ]] && kwok_stages "$version" >"$tmp/stages.yaml"
+    [[ $name == kubernetes ]] && k8s_openapi "$tmp/openapi"
+    echo "$stamp" >"$tmp/.stamp"
+    rm -rf "$dest"
+    mv "$tmp" "$dest"
+    echo "built $name@$version in $(((SECONDS - started) / 60)) min $(((SECONDS - started) % 60)) s"
+  fi
+  exec 9>&-
+  [[ $name == kwok ]] && ln -sfn "$dest/stages.yaml" "$tools/kwok-stages.yaml"
+  [[ $name == kubernetes ]] && ln -sfn "$dest/openapi" "$tools/kubernetes-openapi"
+  local bin
+  for bin in "${bins[@]}"; do
+    ln -sfn "$dest/$bin" "$tools/bin/$bin"
+  done
+}
+
+mkdir -p "$tools/bin"
+want=("$@")
+for line in "${COMPONENTS[@]}"; do
+  read -r -a fields <<<"$line"
+  if ((${#want[@]})) && [[ " ${want[*]} " != *" ${fields[0]} "* ]]; then continue; fi
+  build_component "${fields[@]}"
+done

@@ -1,0 +1,419 @@
+// The local cluster: etcd, kube-apiserver (RBAC, the default admission plugins with PodSecurity),
+// kube-controller-manager, kube-scheduler and kwok's simulated nodes, all pinned upstream builds
+// (tools/build-go.sh), on loopback with random ports and a throwaway PKI. One launcher for the
+// CLI (`npm run cluster`) and the tests. Pods are scheduled and their controllers run for real;
+// kwok only plays the kubelet: it marks pods Running and Ready without executing them.
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { freePort } from '../lib/ports.ts';
+import { requireBinary, spawnProcess, tempDir, waitFor, type Proc } from '../lib/proc.ts';
+import { apiGet, httpsGet, runCommand, type Credentials } from './api.ts';
+import { createPki, writeKubeconfig } from './pki.ts';
+
+const repoRoot = resolve(import.meta.dirname, '../..');
+const toolsDir = process.env.HIT_COUNTER_TOOLS ?? join(repoRoot, '.tools');
+
+/** The Kubernetes version the cluster runs (tools/build-go.sh builds it). */
+export const KUBERNETES_VERSION = 'v1.34.4';
+/** Service addresses (no packet ever uses them under kwok). */
+export const SERVICE_CIDR = '10.96.0.0/16';
+/** Pod addresses kwok hands out (simulated: nothing routes them). */
+export const POD_CIDR = '10.244.0.0/16';
+/** Where kube-controller-manager's hostPath provisioner puts volumes (fixed in its code). */
+const HOSTPATH_PV_DIR = '/tmp/hostpath_pv';
+/** The annotation kwok's node selector looks for. */
+const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
+
+export interface ClusterOptions {
+  /** simulated nodes (default 1) */
+  nodes?: number;
+  /** working directory (default: a fresh temp dir, removed by stop() unless keepDir) */
+  dir?: string;
+  keepDir?: boolean;
+  /** how long startup may take before it fails (default 120 s) */
+  timeoutMs?: number;
+  /** progress lines (the CLI prints them) */
+  log?: (line: string) => void;
+}
+
+export interface Part {
+  name: string;
+  pid: number;
+  port: number;
+  logFile: string;
+}
+
+export interface Cluster {
+  dir: string;
+  /** the admin kubeconfig (system:masters) */
+  kubeconfig: string;
+  server: string;
+  credentials: Credentials;
+  nodeNames: string[];
+  /** what runs, in start order */
+  parts(): Part[];
+  /** environment for kubectl and helm: KUBECONFIG, and their caches inside the cluster's dir */
+  env: NodeJS.ProcessEnv;
+  kubectl(args: string[], o?: { input?: string; timeoutMs?: number }): Promise<string>;
+  /** kubectl get -o json, parsed */
+  getJson<T = any>(args: string[]): Promise<T>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  helm(args: string[], o?: { input?: string; cwd?: string; timeoutMs?: number }): Promise<string>;
+  /** stops everything in reverse start order (the API server before etcd), removes the dir */
+  stop(): Promise<void>;
+}
+
+interface Running extends Part {
+  proc: Proc;
+}
+
+export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
+  const bins = Object.fromEntries(
+    ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'kubectl', 'helm'].map(
+      (b) => [b, requireBinary(b)],
+    ),
+  );
+  const stagesFile = join(toolsDir, 'kwok-stages.yaml');
+  if (!existsSync(stagesFile)) throw new Error('kwok stages not found: run `bash tools/install.sh`');
+  const log = o.log ?? (() => {});
+  const deadline = Date.now() + (o.timeoutMs ?? 120_000);
+  const left = (): number => Math.max(1000, deadline - Date.now());
+  const dir = o.dir ?? tempDir('hit-counter-cluster-');
+  const removeDir = o.dir === undefined && !o.keepDir;
+  const logs = join(dir, 'logs');
+  mkdirSync(logs, { recursive: true });
+  log(`directory ${dir}`);
+
+  const running: Running[] = [];
+  // Set once the API server answers: stop() asks it which volume directories to remove.
+  let volumeDirs: (() => Promise<string[]>) | undefined;
+  const stop = async (): Promise<void> => {
+    // The in-tree hostPath provisioner makes each volume's directory under /tmp/hostpath_pv
+    // (a path it does not let anyone change): remove the ones this cluster's volumes still hold.
+    const dirs = (await volumeDirs?.().catch(() => [])) ?? [];
+    // Reverse start order: kwok and the controllers first, then the API server, then etcd (an
+    // API server whose etcd is gone waits ~20 s on it before exiting).
+    for (const r of running.splice(0).reverse()) await r.proc.stop({ timeoutMs: 15_000 });
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    if (dirs.length) rmEmptyDir(HOSTPATH_PV_DIR);
+    if (removeDir) rmSync(dir, { recursive: true, force: true });
+  };
+  const start = (name: string, port: number, args: string[], env?: NodeJS.ProcessEnv): Running => {
+    const logFile = join(logs, `${name}.log`);
+    const proc = spawnProcess(bins[name] ?? name, args, { logFile, env: env ?? process.env, cwd: dir });
+    const r = { name, pid: proc.pid, port, logFile, proc };
+    running.push(r);
+    return r;
+  };
+  const alive = (r: Running): void => {
+    if (r.proc.hasExited())
+      throw new Error(`${r.name} exited during startup; last lines of ${r.logFile}:\n${tail(r.proc.log())}`);
+  };
+
+  try {
+    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort, kwokPort] = (await Promise.all(
+      Array.from({ length: 6 }, () => freePort()),
+    )) as [number, number, number, number, number, number];
+    const server = `https://127.0.0.1:${apiPort}`;
+    log('generating the PKI (CA, API server and client certificates, service-account key) ...');
+    const pki = createPki(join(dir, 'pki'), {
+      serverIps: ['127.0.0.1', '10.96.0.1'],
+      serverNames: [
+        'localhost',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.cluster.local',
+      ],
+      clients: [
+        { name: 'admin', user: 'hit-counter-admin', groups: ['system:masters'] },
+        { name: 'controller-manager', user: 'system:kube-controller-manager' },
+        { name: 'scheduler', user: 'system:kube-scheduler' },
+        { name: 'kwok', user: 'kwok', groups: ['system:masters'] },
+      ],
+    });
+    const kubeconfigs: Record<string, string> = {};
+    for (const [name, c] of Object.entries(pki.clients))
+      kubeconfigs[name] = writeKubeconfig(join(dir, `${name}.kubeconfig`), {
+        server,
+        caCert: pki.caCert,
+        cert: c.cert,
+        key: c.key,
+        user: name,
+      });
+    const admin = pki.clients.admin as { cert: string; key: string };
+    const credentials: Credentials = { server, caCert: pki.caCert, cert: admin.cert, key: admin.key };
+
+    log('starting etcd ...');
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
+    const etcd = start('etcd', etcdPort, [
+      '--name=local',
+      `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=local=${peerUrl}`,
+      '--log-level=warn',
+      // A throwaway cluster: no fsync per write (its data dies with the directory).
+      '--unsafe-no-fsync',
+    ]);
+    await waitFor(
+      async () => {
+        alive(etcd);
+        const res = await fetch(`${etcdUrl}/health`).catch(() => undefined);
+        return res?.ok && ((await res.json()) as { health?: string }).health === 'true';
+      },
+      { timeoutMs: left(), intervalMs: 100, what: 'etcd /health' },
+    );
+
+    log('starting kube-apiserver ...');
+    const apiserver = start('kube-apiserver', apiPort, [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(dir, 'apiserver')}`,
+      `--tls-cert-file=${pki.serverCert}`,
+      `--tls-private-key-file=${pki.serverKey}`,
+      `--client-ca-file=${pki.caCert}`,
+      `--service-account-key-file=${pki.saPub}`,
+      `--service-account-signing-key-file=${pki.saKey}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      '--api-audiences=https://kubernetes.default.svc.cluster.local',
+      '--authorization-mode=Node,RBAC',
+      // The default plugins (PodSecurity, ServiceAccount, DefaultStorageClass, ResourceQuota …)
+      // plus NodeRestriction, as kubeadm runs it.
+      '--enable-admission-plugins=NodeRestriction',
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      '--allow-privileged=true',
+      '--profiling=false',
+    ]);
+    await waitFor(
+      async () => {
+        alive(apiserver);
+        return (await apiGet(credentials, '/readyz').catch(() => undefined))?.status === 200;
+      },
+      { timeoutMs: left(), intervalMs: 200, what: 'kube-apiserver /readyz' },
+    );
+
+    log('starting kube-controller-manager, kube-scheduler and kwok ...');
+    const kcmConfig = kubeconfigs['controller-manager'] as string;
+    const kcm = start('kube-controller-manager', kcmPort, [
+      `--kubeconfig=${kcmConfig}`,
+      `--authentication-kubeconfig=${kcmConfig}`,
+      `--authorization-kubeconfig=${kcmConfig}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${kcmPort}`,
+      `--cert-dir=${join(dir, 'controller-manager')}`,
+      `--service-account-private-key-file=${pki.saKey}`,
+      `--root-ca-file=${pki.caCert}`,
+      '--use-service-account-credentials=true',
+      `--cluster-signing-cert-file=${pki.caCert}`,
+      `--cluster-signing-key-file=${pki.caKey}`,
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      '--cluster-name=hit-counter-local',
+      '--leader-elect=false',
+      // The in-tree hostPath provisioner backs the default StorageClass (as minikube's does), so
+      // PersistentVolumeClaims bind; under kwok no volume is ever mounted.
+      '--enable-hostpath-provisioner=true',
+    ]);
+    const schedConfig = kubeconfigs.scheduler as string;
+    const scheduler = start('kube-scheduler', schedPort, [
+      `--kubeconfig=${schedConfig}`,
+      `--authentication-kubeconfig=${schedConfig}`,
+      `--authorization-kubeconfig=${schedConfig}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${schedPort}`,
+      `--cert-dir=${join(dir, 'scheduler')}`,
+      '--leader-elect=false',
+    ]);
+    const kwok = start(
+      'kwok',
+      kwokPort,
+      [
+        `--kubeconfig=${kubeconfigs.kwok}`,
+        `--config=${stagesFile}`,
+        '--manage-all-nodes=false',
+        `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
+        `--cidr=${POD_CIDR}`,
+        '--node-ip=127.0.0.1',
+        `--server-address=127.0.0.1:${kwokPort}`,
+      ],
+      { ...process.env, HOME: join(dir, 'home') },
+    );
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      KUBECONFIG: kubeconfigs.admin,
+      KUBECACHEDIR: join(dir, 'kube-cache'),
+      HELM_CACHE_HOME: join(dir, 'helm', 'cache'),
+      HELM_CONFIG_HOME: join(dir, 'helm', 'config'),
+      HELM_DATA_HOME: join(dir, 'helm', 'data'),
+    };
+    const kubectl = async (args: string[], k: { input?: string; timeoutMs?: number } = {}): Promise<string> =>
+      (await runCommand(bins.kubectl as string, args, { env, ...k })).stdout;
+    volumeDirs = async () => {
+      const pvs = JSON.parse(await kubectl(['get', 'persistentvolumes', '-o', 'json'])) as {
+        items: { spec: { hostPath?: { path: string } } }[];
+      };
+      return pvs.items
+        .map((pv) => pv.spec.hostPath?.path ?? '')
+        .filter((p) => p.startsWith(`${HOSTPATH_PV_DIR}/`) && !p.includes('..'));
+    };
+    const nodeNames = Array.from({ length: o.nodes ?? 1 }, (_, i) => `kwok-node-${i}`);
+    await kubectl(['apply', '--server-side', '-f', '-'], {
+      input: [...nodeNames.map(nodeManifest), defaultStorageClass()].map((m) => JSON.stringify(m)).join('\n'),
+    });
+
+    await Promise.all([
+      waitFor(
+        async () => {
+          alive(kcm);
+          return (
+            (
+              await httpsGet(`https://127.0.0.1:${kcmPort}/healthz`, { insecure: true }).catch(
+                () => undefined,
+              )
+            )?.status === 200
+          );
+        },
+        { timeoutMs: left(), intervalMs: 200, what: 'kube-controller-manager /healthz' },
+      ),
+      waitFor(
+        async () => {
+          alive(scheduler);
+          return (
+            (
+              await httpsGet(`https://127.0.0.1:${schedPort}/healthz`, { insecure: true }).catch(
+                () => undefined,
+              )
+            )?.status === 200
+          );
+        },
+        { timeoutMs: left(), intervalMs: 200, what: 'kube-scheduler /healthz' },
+      ),
+      // The controllers work once the default namespace has its ServiceAccount (pods need one).
+      waitFor(
+        async () =>
+          (
+            await apiGet(credentials, '/api/v1/namespaces/default/serviceaccounts/default').catch(
+              () => undefined,
+            )
+          )?.status === 200,
+        { timeoutMs: left(), intervalMs: 200, what: 'the default ServiceAccount (controller-manager)' },
+      ),
+      waitFor(
+        async () => {
+          alive(kwok);
+          const res = await apiGet(credentials, '/api/v1/nodes');
+          const nodes = JSON.parse(res.body) as { items?: NodeStatus[] };
+          return nodeNames.every((n) => nodes.items?.some((x) => x.metadata.name === n && isReady(x)));
+        },
+        { timeoutMs: left(), intervalMs: 200, what: `nodes ${nodeNames.join(', ')} Ready (kwok)` },
+      ),
+    ]);
+
+    return {
+      dir,
+      kubeconfig: kubeconfigs.admin as string,
+      server,
+      credentials,
+      nodeNames,
+      parts: () => running.map(({ name, pid, port, logFile }) => ({ name, pid, port, logFile })),
+      env,
+      kubectl,
+      getJson: async (args) => JSON.parse(await kubectl(['get', ...args, '-o', 'json'])),
+      helm: async (args, k = {}) => (await runCommand(bins.helm as string, args, { env, ...k })).stdout,
+      stop,
+    };
+  } catch (err) {
+    await stop().catch(() => {});
+    throw err;
+  }
+}
+
+interface NodeStatus {
+  metadata: { name: string };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+function isReady(n: NodeStatus): boolean {
+  return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** A node for kwok to play; node i sits in zone local-<i mod 3> (spread constraints need zones). */
+function nodeManifest(name: string, i: number): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      annotations: { [KWOK_NODE_ANNOTATION]: 'fake' },
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'topology.kubernetes.io/region': 'local',
+        'topology.kubernetes.io/zone': `local-${'abc'[i % 3]}`,
+        type: 'kwok',
+      },
+    },
+  };
+}
+
+/** The default StorageClass, like minikube's "standard": immediate binding, hostPath volumes. */
+function defaultStorageClass(): object {
+  return {
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'StorageClass',
+    metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+    provisioner: 'kubernetes.io/host-path',
+    reclaimPolicy: 'Delete',
+    volumeBindingMode: 'Immediate',
+  };
+}
+
+/** Removes a directory only if it is empty (another cluster may still use it). */
+function rmEmptyDir(path: string): void {
+  try {
+    rmdirSync(path);
+  } catch {
+    // not empty, or already gone
+  }
+}
+
+function tail(text: string, lines = 15): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/**
+ * Where `npm run cluster -- up` records the running cluster for `status`, `env` and `down`
+ * (HIT_COUNTER_CLUSTER_STATE moves it, e.g. for a second cluster).
+ */
+export function stateFile(): string {
+  return (
+    process.env.HIT_COUNTER_CLUSTER_STATE ??
+    join(process.env.XDG_RUNTIME_DIR ?? '/tmp', 'hit-counter-cluster.json')
+  );
+}
+
+export interface State {
+  launcherPid: number;
+  dir: string;
+  kubeconfig: string;
+  server: string;
+  parts: Part[];
+}
+
+export function writeState(s: State): void {
+  writeFileSync(stateFile(), JSON.stringify(s, null, 2));
+}
+
+export function readState(): State | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile(), 'utf8')) as State;
+  } catch {
+    return undefined;
+  }
+}
