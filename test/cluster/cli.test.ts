@@ -2,10 +2,11 @@
 // cluster, kubectl works with that KUBECONFIG, and down (or SIGINT) stops every part by pid and
 // removes the cluster's directory; bad arguments get one line and exit 2.
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { startCluster } from '../../tools/cluster/cluster.ts';
 import { requireBinary, spawnProcess, tempDir, waitFor, type Proc } from '../../tools/lib/proc.ts';
 import { isAlive } from '../../tools/stack/procfs.ts';
 
@@ -100,3 +101,18 @@ t.test('bad arguments get one line and exit 2', async (t) => {
     t.match(err.stderr, /^cluster: .+\nusage: npm run cluster/);
   }
 });
+
+t.test(
+  'a part that exits during startup fails it at once, with its log, and leaves nothing running',
+  async (t) => {
+    const dir = tempDir('cluster-broken-');
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'etcd'), 'a file where etcd wants its data directory');
+    await t.rejects(
+      startCluster({ dir, timeoutMs: 600_000 }),
+      /etcd exited during startup; last lines of \S+etcd\.log:\n[\s\S]*etcd/,
+    );
+    // The message is the exit's, not the deadline's ("timed out waiting for ...").
+    t.same(processesIn(dir), [], 'no process runs in its directory');
+  },
+);

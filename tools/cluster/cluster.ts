@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../lib/ports.ts';
-import { requireBinary, spawnProcess, tempDir, waitFor, type Proc } from '../lib/proc.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+import { requireBinary, spawnProcess, tempDir, type Proc } from '../lib/proc.ts';
 import { apiGet, httpsGet, runCommand, type Credentials } from './api.ts';
 import { createPki, writeKubeconfig } from './pki.ts';
 
@@ -76,7 +77,6 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
   if (!existsSync(stagesFile)) throw new Error('kwok stages not found: run `bash tools/install.sh`');
   const log = o.log ?? (() => {});
   const deadline = Date.now() + (o.timeoutMs ?? 120_000);
-  const left = (): number => Math.max(1000, deadline - Date.now());
   const dir = o.dir ?? tempDir('hit-counter-cluster-');
   const removeDir = o.dir === undefined && !o.keepDir;
   const logs = join(dir, 'logs');
@@ -97,17 +97,26 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     if (dirs.length) rmEmptyDir(HOSTPATH_PV_DIR);
     if (removeDir) rmSync(dir, { recursive: true, force: true });
   };
-  const start = (name: string, port: number, args: string[], env?: NodeJS.ProcessEnv): Running => {
+  const start = (name: string, port: number, args: string[], env?: NodeJS.ProcessEnv): void => {
     const logFile = join(logs, `${name}.log`);
     const proc = spawnProcess(bins[name] ?? name, args, { logFile, env: env ?? process.env, cwd: dir });
-    const r = { name, pid: proc.pid, port, logFile, proc };
-    running.push(r);
-    return r;
+    running.push({ name, pid: proc.pid, port, logFile, proc });
   };
-  const alive = (r: Running): void => {
-    if (r.proc.hasExited())
-      throw new Error(`${r.name} exited during startup; last lines of ${r.logFile}:\n${tail(r.proc.log())}`);
+  /** Polls `ready` until the deadline; fails at once when any started part has exited. */
+  const until = async (what: string, ready: () => Promise<boolean>): Promise<void> => {
+    for (;;) {
+      const gone = running.find((r) => r.proc.hasExited());
+      if (gone)
+        throw new Error(
+          `${gone.name} exited during startup; last lines of ${gone.logFile}:\n${tail(gone.proc.log())}`,
+        );
+      if (await ready().catch(() => false)) return;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await delay(200);
+    }
   };
+  const answers = async (url: string): Promise<boolean> =>
+    (await httpsGet(url, { insecure: true })).status === 200;
 
   try {
     const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort, kwokPort] = (await Promise.all(
@@ -146,7 +155,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     log('starting etcd ...');
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
-    const etcd = start('etcd', etcdPort, [
+    start('etcd', etcdPort, [
       '--name=local',
       `--data-dir=${join(dir, 'etcd')}`,
       `--listen-client-urls=${etcdUrl}`,
@@ -158,17 +167,13 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       // A throwaway cluster: no fsync per write (its data dies with the directory).
       '--unsafe-no-fsync',
     ]);
-    await waitFor(
-      async () => {
-        alive(etcd);
-        const res = await fetch(`${etcdUrl}/health`).catch(() => undefined);
-        return res?.ok && ((await res.json()) as { health?: string }).health === 'true';
-      },
-      { timeoutMs: left(), intervalMs: 100, what: 'etcd /health' },
-    );
+    await until('etcd /health', async () => {
+      const res = await fetch(`${etcdUrl}/health`);
+      return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+    });
 
     log('starting kube-apiserver ...');
-    const apiserver = start('kube-apiserver', apiPort, [
+    start('kube-apiserver', apiPort, [
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
@@ -189,17 +194,11 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       '--allow-privileged=true',
       '--profiling=false',
     ]);
-    await waitFor(
-      async () => {
-        alive(apiserver);
-        return (await apiGet(credentials, '/readyz').catch(() => undefined))?.status === 200;
-      },
-      { timeoutMs: left(), intervalMs: 200, what: 'kube-apiserver /readyz' },
-    );
+    await until('kube-apiserver /readyz', async () => (await apiGet(credentials, '/readyz')).status === 200);
 
     log('starting kube-controller-manager, kube-scheduler and kwok ...');
     const kcmConfig = kubeconfigs['controller-manager'] as string;
-    const kcm = start('kube-controller-manager', kcmPort, [
+    start('kube-controller-manager', kcmPort, [
       `--kubeconfig=${kcmConfig}`,
       `--authentication-kubeconfig=${kcmConfig}`,
       `--authorization-kubeconfig=${kcmConfig}`,
@@ -219,7 +218,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       '--enable-hostpath-provisioner=true',
     ]);
     const schedConfig = kubeconfigs.scheduler as string;
-    const scheduler = start('kube-scheduler', schedPort, [
+    start('kube-scheduler', schedPort, [
       `--kubeconfig=${schedConfig}`,
       `--authentication-kubeconfig=${schedConfig}`,
       `--authorization-kubeconfig=${schedConfig}`,
@@ -228,7 +227,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       `--cert-dir=${join(dir, 'scheduler')}`,
       '--leader-elect=false',
     ]);
-    const kwok = start(
+    start(
       'kwok',
       kwokPort,
       [
@@ -267,51 +266,20 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     });
 
     await Promise.all([
-      waitFor(
-        async () => {
-          alive(kcm);
-          return (
-            (
-              await httpsGet(`https://127.0.0.1:${kcmPort}/healthz`, { insecure: true }).catch(
-                () => undefined,
-              )
-            )?.status === 200
-          );
-        },
-        { timeoutMs: left(), intervalMs: 200, what: 'kube-controller-manager /healthz' },
-      ),
-      waitFor(
-        async () => {
-          alive(scheduler);
-          return (
-            (
-              await httpsGet(`https://127.0.0.1:${schedPort}/healthz`, { insecure: true }).catch(
-                () => undefined,
-              )
-            )?.status === 200
-          );
-        },
-        { timeoutMs: left(), intervalMs: 200, what: 'kube-scheduler /healthz' },
-      ),
+      until('kube-controller-manager /healthz', () => answers(`https://127.0.0.1:${kcmPort}/healthz`)),
+      until('kube-scheduler /healthz', () => answers(`https://127.0.0.1:${schedPort}/healthz`)),
       // The controllers work once the default namespace has its ServiceAccount (pods need one).
-      waitFor(
+      until(
+        'the default ServiceAccount (controller-manager)',
         async () =>
-          (
-            await apiGet(credentials, '/api/v1/namespaces/default/serviceaccounts/default').catch(
-              () => undefined,
-            )
-          )?.status === 200,
-        { timeoutMs: left(), intervalMs: 200, what: 'the default ServiceAccount (controller-manager)' },
+          (await apiGet(credentials, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
       ),
-      waitFor(
-        async () => {
-          alive(kwok);
-          const res = await apiGet(credentials, '/api/v1/nodes');
-          const nodes = JSON.parse(res.body) as { items?: NodeStatus[] };
-          return nodeNames.every((n) => nodes.items?.some((x) => x.metadata.name === n && isReady(x)));
-        },
-        { timeoutMs: left(), intervalMs: 200, what: `nodes ${nodeNames.join(', ')} Ready (kwok)` },
-      ),
+      until(`nodes ${nodeNames.join(', ')} Ready (kwok)`, async () => {
+        const nodes = JSON.parse((await apiGet(credentials, '/api/v1/nodes')).body) as {
+          items?: NodeStatus[];
+        };
+        return nodeNames.every((n) => nodes.items?.some((x) => x.metadata.name === n && isReady(x)));
+      }),
     ]);
 
     return {
