@@ -141,6 +141,22 @@ t.test('the upgrade check can fail: a changed value rolls, a changed selector is
   );
 });
 
+t.test('a new chart version that changes nothing in a pod rolls no pod', async (t) => {
+  const ns = 'version-bump';
+  await createNamespace(c, ns);
+  await helmInstall(c, { namespace: ns, valueFiles: [envValues('minikube')] });
+  await waitReady(c, ns);
+  const installed = await podTemplates(c, ns);
+  const bumped = path.join(work, 'bumped-chart');
+  cpSync(chartDir, bumped, { recursive: true });
+  const chartYaml = path.join(bumped, 'Chart.yaml');
+  writeFileSync(chartYaml, readFileSync(chartYaml, 'utf8').replace(/^version: .*$/m, 'version: 99.0.0'));
+  await helmInstall(c, { namespace: ns, chart: bumped, valueFiles: [envValues('minikube')] }, 'upgrade');
+  const labels = (await c.getJson(['deployment', 'hit-counter', '-n', ns])).metadata.labels;
+  t.equal(labels['helm.sh/chart'], 'hit-counter-99.0.0', 'the objects carry the new chart version');
+  t.same(changed(installed, await podTemplates(c, ns)), [], 'no pod template changed');
+});
+
 t.test('helm uninstall removes everything but the volumes the chart documents it keeps', async (t) => {
   const ns = 'uninstall';
   await createNamespace(c, ns);

@@ -62,6 +62,15 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version | replace "+" "_" | trunc 63 }}
 {{- end -}}
 
+{{/* Labels of a pod template: the recommended ones without helm.sh/chart, so that a chart release
+     that changes nothing in a pod does not roll it. */}}
+{{- define "hc.podLabels" -}}
+{{ include "hc.selectorLabels" . }}
+app.kubernetes.io/part-of: hit-counter
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+{{- end -}}
+
 {{/* An image reference from {repository, tag}; refuses "latest" and empty tags. */}}
 {{- define "hc.image" -}}
 {{- if or (not .tag) (eq (toString .tag) "latest") -}}
