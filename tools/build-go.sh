@@ -13,13 +13,13 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools=${HIT_COUNTER_TOOLS:-$root/.tools}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/hit-counter
 
-# ---- pins: <component> <version> <minutes cold on 2 cores> <package: binary name ...> ----------
-# The version is the module version the wrapper's go.mod requires (a test checks they agree).
+# ---- pins: <component> <module>@<version> <minutes cold on 2 cores> <package[:binary] ...> -----
+# The wrapper's go.mod must require exactly <module> <version> (checked before each build).
 K8S_VERSION=v1.34.4
 COMPONENTS=(
-  "kubernetes $K8S_VERSION 15 k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy"
-  "etcd v3.6.16 3 go.etcd.io/etcd/server/v3:etcd"
-  "kwok v0.8.0 3 sigs.k8s.io/kwok/cmd/kwok"
+  "kubernetes k8s.io/kubernetes@$K8S_VERSION 15 k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy"
+  "etcd go.etcd.io/etcd/server/v3@v3.6.16 3 go.etcd.io/etcd/server/v3:etcd"
+  "kwok sigs.k8s.io/kwok@v0.8.0 3 sigs.k8s.io/kwok/cmd/kwok"
 )
 # -------------------------------------------------------------------------------------------
 
@@ -78,20 +78,38 @@ k8s_openapi() {
   chmod -R u+w "$out"
 }
 
+# The extra step of a component (its own shell function), if it has one.
+extra_step() {
+  case $1 in
+  kubernetes) echo k8s_openapi ;;
+  kwok) echo kwok_stages ;;
+  esac
+}
+
+# A partial build is removed whatever stops it (a failure, Ctrl-C).
+building=
+trap '[[ -n $building ]] && rm -rf "$building"' EXIT
+trap 'exit 130' INT TERM
+
 build_component() {
-  local name=$1 version=$2 minutes=$3
+  local name=$1 pin=$2 minutes=$3
   shift 3
+  local module=${pin%@*} version=${pin##*@}
   local wrapper=$root/tools/wrappers/$name
   [[ -f $wrapper/go.mod ]] || fail "no wrapper module tools/wrappers/$name"
-  grep -q " $version" "$wrapper/go.mod" || fail "tools/wrappers/$name/go.mod does not require $version; run go get there"
+  grep -qE "^[[:space:]]*(require[[:space:]]+)?${module//./\\.} ${version//./\\.}( |$)" "$wrapper/go.mod" ||
+    fail "tools/wrappers/$name/go.mod does not require $module $version; run there: go get $module@$version"
 
-  local ldflags="-s -w"
+  local ldflags="-s -w" step
   [[ $name == kubernetes ]] && ldflags+=" $(k8s_ldflags)"
-  # What the cache entry is made from: a changed wrapper, flag or extra step rebuilds it, the same
-  # one never does.
+  step=$(extra_step "$name")
+  # What the cache entry is made from: the wrapper, the toolchain and platform, the flags and the
+  # component's extra step. A change rebuilds it (Go's build cache makes that fast); the same
+  # inputs never do.
   local stamp
-  stamp=$(cat "$wrapper/go.mod" "$wrapper/go.sum" <(echo "$ldflags $*") <(declare -f kwok_stages k8s_openapi) |
-    sha256sum | cut -c1-16)
+  stamp=$(cat "$wrapper/go.mod" "$wrapper/go.sum" <(go version) <(echo "$ldflags $*") \
+    <([[ -z $step ]] || declare -f "$step") | sha256sum | cut -c1-16) ||
+    fail "Go 1.26+ is needed to build $name@$version; install it and run again"
   local dest=$cache/$name@$version
   local pkgs=() bins=() spec
   for spec in "$@"; do
@@ -106,45 +124,52 @@ build_component() {
     flock 9
   fi
   if [[ ! -f $dest/.stamp || $(<"$dest/.stamp") != "$stamp" ]]; then
-    command -v go >/dev/null || fail "Go 1.26+ is needed to build $name@$version; install it and run again"
     echo "building $name@$version: ${bins[*]} (≈$minutes min on 2 cores, once; then cached in $dest) ..."
     local tmp=$cache/.$name@$version.tmp started=$SECONDS
+    building=$tmp
     rm -rf "$tmp"
     mkdir -p "$tmp"
-    if ! (cd "$wrapper" && GOFLAGS=-buildvcs=false GOTOOLCHAIN=local nice -n 10 \
-      go build -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}"); then
-      rm -rf "$tmp"
-      fail "building $name@$version failed; build it by hand: (cd tools/wrappers/$name && go build -o $dest/ ${pkgs[*]})"
-    fi
+    (cd "$wrapper" && GOFLAGS=-buildvcs=false GOTOOLCHAIN=local nice -n 10 \
+      go build -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}") ||
+      fail "building $name@$version failed (go's output above); fix the cause and run again: bash tools/build-go.sh $name"
     # go build names a binary after the last element of its package path (before a /vN suffix).
     local i base
     for i in "${!pkgs[@]}"; do
       base=${pkgs[$i]##*/}
       [[ $base =~ ^v[0-9]+$ ]] && base=$(basename "$(dirname "${pkgs[$i]}")")
-      local built=$tmp/$base
-      [[ -x $built ]] || fail "building $name@$version gave no $base"
-      [[ $built == "$tmp/${bins[$i]}" ]] || mv "$built" "$tmp/${bins[$i]}"
+      [[ -x $tmp/$base ]] || fail "building $name@$version gave no $base"
+      if [[ $base != "${bins[$i]}" ]]; then mv "$tmp/$base" "$tmp/${bins[$i]}"; fi
     done
-    [[ $name == kwok ]] && kwok_stages "$version" >"$tmp/stages.yaml"
-    [[ $name == kubernetes ]] && k8s_openapi "$tmp/openapi"
+    case $name in
+    kubernetes) k8s_openapi "$tmp/openapi" ;;
+    kwok) kwok_stages "$version" >"$tmp/stages.yaml" ;;
+    esac
     echo "$stamp" >"$tmp/.stamp"
     rm -rf "$dest"
     mv "$tmp" "$dest"
+    building=
     echo "built $name@$version in $(((SECONDS - started) / 60)) min $(((SECONDS - started) % 60)) s"
   fi
   exec 9>&-
-  [[ $name == kwok ]] && ln -sfn "$dest/stages.yaml" "$tools/kwok-stages.yaml"
-  [[ $name == kubernetes ]] && ln -sfn "$dest/openapi" "$tools/kubernetes-openapi"
+  case $name in
+  kubernetes) ln -sfn "$dest/openapi" "$tools/kubernetes-openapi" ;;
+  kwok) ln -sfn "$dest/stages.yaml" "$tools/kwok-stages.yaml" ;;
+  esac
   local bin
   for bin in "${bins[@]}"; do
     ln -sfn "$dest/$bin" "$tools/bin/$bin"
   done
 }
 
+names=()
+for line in "${COMPONENTS[@]}"; do names+=("${line%% *}"); done
+for arg in "$@"; do
+  [[ " ${names[*]} " == *" $arg "* ]] || fail "unknown component \"$arg\" (one of: ${names[*]})"
+done
+
 mkdir -p "$tools/bin"
-want=("$@")
 for line in "${COMPONENTS[@]}"; do
   read -r -a fields <<<"$line"
-  if ((${#want[@]})) && [[ " ${want[*]} " != *" ${fields[0]} "* ]]; then continue; fi
+  if (($#)) && [[ " $* " != *" ${fields[0]} "* ]]; then continue; fi
   build_component "${fields[@]}"
 done

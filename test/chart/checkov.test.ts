@@ -74,16 +74,34 @@ t.test('the rendered chart passes checkov', async (t) => {
   t.ok(report.summary.passed > 300, `checks really ran (${report.summary.passed} passed)`);
 });
 
-t.test('checkov catches a privileged container (the lint can fail)', async (t) => {
+// What Pod Security admission does not judge (test/cluster/ runs the real admission) is checkov's:
+// each of these changes must fail its check.
+t.test('checkov catches what admission does not judge (the lint can fail)', async (t) => {
   const dir = tempDir('hit-counter-checkov-');
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const { objects } = await render();
   const d = structuredClone(find(objects, 'Deployment', 'hit-counter'));
-  d.spec.template.spec.containers[0].securityContext.privileged = true;
+  const pod = d.spec.template.spec;
+  const c = pod.containers[0];
+  c.securityContext.privileged = true;
+  delete c.securityContext.readOnlyRootFilesystem;
+  delete c.readinessProbe;
+  delete c.livenessProbe;
+  delete c.resources;
+  c.image = 'hit-counter:latest';
+  delete pod.automountServiceAccountToken;
   writeFileSync(path.join(dir, 'broken.yaml'), stringify(d));
-  const report = await checkov(dir);
-  t.ok(
-    report.results.failed_checks.some((f) => f.check_id === 'CKV_K8S_16'),
-    'CKV_K8S_16 (privileged container) fails',
-  );
+  const failed = new Set((await checkov(dir)).results.failed_checks.map((f) => f.check_id));
+  for (const [id, what] of [
+    ['CKV_K8S_16', 'privileged container'],
+    ['CKV_K8S_22', 'read-only root filesystem'],
+    ['CKV_K8S_9', 'readiness probe'],
+    ['CKV_K8S_8', 'liveness probe'],
+    ['CKV_K8S_10', 'CPU request'],
+    ['CKV_K8S_12', 'memory request'],
+    ['CKV_K8S_13', 'memory limit'],
+    ['CKV_K8S_14', 'image tag not latest'],
+    ['CKV_K8S_38', 'service account token not mounted'],
+  ])
+    t.ok(failed.has(id as string), `${id} (${what}) fails`);
 });

@@ -1,7 +1,7 @@
 // tools/build-go.sh: the wrapper modules pin what the script says, the Kubernetes wrapper maps every
 // staging module of k8s.io/kubernetes to its published release, the built binaries report their
 // pinned versions, a built component is never rebuilt, and a held lock makes a second build wait.
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -15,16 +15,16 @@ const script = path.join(repoRoot, 'tools/build-go.sh');
 const wrappers = path.join(repoRoot, 'tools/wrappers');
 const cache = path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'hit-counter');
 
-/** <component> → { version, module } from the script's pins. */
-function pins(): Map<string, { version: string; module: string }> {
+/** <component> → { module, version } from the script's pins. */
+function pins(): Map<string, { module: string; version: string }> {
   const text = readFileSync(script, 'utf8');
   const k8s = /^K8S_VERSION=(\S+)/m.exec(text)?.[1] as string;
-  const out = new Map<string, { version: string; module: string }>();
-  for (const m of text.matchAll(/^ {2}"(\S+) (\S+) \d+ ([^\s"]+)/gm)) {
-    const [, name, version, firstPackage] = m as unknown as string[];
+  const out = new Map<string, { module: string; version: string }>();
+  for (const m of text.matchAll(/^ {2}"(\S+) (\S+)@(\S+) \d+ /gm)) {
+    const [, name, module, version] = m as unknown as string[];
     out.set(name as string, {
+      module: module as string,
       version: (version as string).replace('$K8S_VERSION', k8s),
-      module: firstPackage as string,
     });
   }
   return out;
@@ -33,14 +33,12 @@ function pins(): Map<string, { version: string; module: string }> {
 t.test('each wrapper module requires the version the script pins', async (t) => {
   const p = pins();
   t.same([...p.keys()].sort(), ['etcd', 'kubernetes', 'kwok']);
-  for (const [name, { version, module }] of p) {
-    const pkg = module.split(':')[0] as string;
-    const { stdout } = await run('go', ['list', '-f', '{{.Module.Path}} {{.Module.Version}}', pkg], {
+  for (const [name, { module, version }] of p) {
+    const { stdout } = await run('go', ['list', '-m', '-f', '{{.Version}}', module], {
       cwd: path.join(wrappers, name),
       env: { ...process.env, GOFLAGS: '-buildvcs=false', GOTOOLCHAIN: 'local' },
     });
-    const owner = stdout.trim();
-    t.match(owner, new RegExp(` ${version.replace(/\./g, '\\.')}$`), `${name}: ${owner}`);
+    t.equal(stdout.trim(), version, `${name}: ${module} ${version}`);
   }
 });
 
@@ -86,14 +84,20 @@ t.test('a built component is linked, not rebuilt', async (t) => {
 });
 
 t.test('a second build waits for the lock of the first', async (t) => {
-  // Hold kwok's build lock as a running build would, until our stdin closes.
-  const holder = spawn('flock', [path.join(cache, '.kwok.lock'), 'cat'], {
-    stdio: ['pipe', 'ignore', 'inherit'],
+  const lock = path.join(cache, '.kwok.lock');
+  // Hold kwok's build lock as a running build would: flock runs cat, which holds it until its
+  // stdin closes.
+  const holder = spawn('flock', [lock, 'cat'], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const holderExit = new Promise((resolve) => holder.once('exit', resolve));
+  const started: { second?: ChildProcess } = {};
+  t.teardown(async () => {
+    holder.stdin.end();
+    started.second?.kill('SIGKILL');
+    await holderExit;
   });
-  t.teardown(() => holder.kill());
   await waitFor(
     async () =>
-      await run('flock', ['-n', path.join(cache, '.kwok.lock'), 'true']).then(
+      run('flock', ['-n', lock, 'true']).then(
         () => false,
         () => true,
       ),
@@ -101,10 +105,23 @@ t.test('a second build waits for the lock of the first', async (t) => {
   );
   let out = '';
   const second = spawn('bash', [script, 'kwok'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.second = second;
+  const secondExit = new Promise((resolve) => second.once('exit', resolve));
   second.stdout.on('data', (d: Buffer) => (out += d.toString()));
   await waitFor(() => out.includes('waiting for another build of kwok'), { what: 'the waiting message' });
   t.equal(second.exitCode, null, 'it waits while the lock is held');
   holder.stdin.end();
-  const code = await new Promise((resolve) => second.once('exit', resolve));
-  t.equal(code, 0, 'and finishes once it is released');
+  t.equal(await secondExit, 0, 'and finishes once it is released');
+});
+
+t.test('an unknown component is refused with one line', async (t) => {
+  const err = (await run('bash', [script, 'kubernets']).catch((e: unknown) => e)) as {
+    code: number;
+    stderr: string;
+  };
+  t.equal(err.code, 1);
+  t.match(
+    err.stderr,
+    /^tools\/build-go\.sh: unknown component "kubernets" \(one of: kubernetes etcd kwok\)\n$/,
+  );
 });

@@ -12,7 +12,13 @@ import { isAlive } from '../../tools/stack/procfs.ts';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', '..', 'tools', 'cluster', 'cli.ts');
-const env = { ...process.env, HIT_COUNTER_CLUSTER_STATE: join(tempDir('cluster-cli-'), 'state.json') };
+// The state file and the CLI's logs live in one temp dir, removed at the end.
+const scratch = tempDir('cluster-cli-');
+t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
+const env = { ...process.env, HIT_COUNTER_CLUSTER_STATE: join(scratch, 'state.json') };
+let runs = 0;
+const launch = (): Proc =>
+  spawnProcess(process.execPath, [cli, 'up'], { env, logFile: join(scratch, `up-${runs++}.log`) });
 const command = (...args: string[]) => run(process.execPath, [cli, ...args], { env });
 
 const printedPids = (log: string): number[] =>
@@ -39,7 +45,7 @@ async function stopCli(proc: Proc): Promise<void> {
 }
 
 async function up(): Promise<{ proc: Proc; kubeconfig: string; pids: number[]; dir: string }> {
-  const proc = spawnProcess(process.execPath, [cli, 'up'], { env });
+  const proc = launch();
   t.teardown(() => stopCli(proc));
   const kubeconfig = await waitFor(
     () => {
@@ -61,7 +67,10 @@ t.test('up, status, env, kubectl, down', async (t) => {
   t.ok(pids.every(isAlive));
   const status = await command('status');
   t.match(status.stdout, /API server https:\/\/127\.0\.0\.1:\d+: ready/);
-  t.equal((await command('env')).stdout.trim(), `export KUBECONFIG=${kubeconfig}`);
+  t.equal(
+    (await command('env')).stdout.trim(),
+    `export KUBECONFIG=${kubeconfig} KUBECACHEDIR=${join(dir, 'kube-cache')}`,
+  );
   const nodes = await run(requireBinary('kubectl'), ['get', 'nodes', '-o', 'name'], {
     env: { ...process.env, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(dir, 'kube-cache') },
   });
@@ -79,8 +88,22 @@ t.test('up, status, env, kubectl, down', async (t) => {
   t.match((await command('status').catch((e: { stdout: string }) => e)).stdout, /no cluster is running/);
 });
 
+t.test('a launcher killed with SIGKILL: down stops the parts it left running', async (t) => {
+  const { proc, pids, dir } = await up();
+  proc.signal('SIGKILL');
+  await proc.exited;
+  t.ok(pids.every(isAlive), 'the parts outlive a SIGKILLed launcher (their own process group)');
+  const down = await command('down');
+  t.match(down.stdout, /stopping kube-apiserver \(pid \d+\), left running by a launcher that died/);
+  t.ok(
+    pids.every((p) => !isAlive(p)),
+    'every part is stopped',
+  );
+  t.notOk(existsSync(dir), 'the cluster directory is removed');
+});
+
 t.test('SIGINT during startup stops what was started', async (t) => {
-  const proc = spawnProcess(process.execPath, [cli, 'up'], { env });
+  const proc = launch();
   t.teardown(() => stopCli(proc));
   await waitFor(() => /starting kube-apiserver/.test(proc.log()), {
     timeoutMs: 60_000,

@@ -7,7 +7,7 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
-import { tempDir } from '../../tools/lib/proc.ts';
+import { tempDir, waitFor } from '../../tools/lib/proc.ts';
 import {
   chartDir,
   clusterFor,
@@ -166,19 +166,31 @@ t.test('helm uninstall removes everything but the volumes the chart documents it
   const kinds = (await c.kubectl(['api-resources', '--namespaced', '--verbs=list', '-o', 'name']))
     .split('\n')
     .filter((k) => k && !/^(events|events\.events\.k8s\.io)$/.test(k));
-  const left = await c.getJson<{ items: { kind: string; metadata: { name: string } }[] }>([
-    kinds.join(','),
-    '-n',
-    ns,
-  ]);
-  const names = left.items
-    .map((o) => `${o.kind}/${o.metadata.name}`)
-    // What Kubernetes puts into every namespace.
-    .filter((n) => !['ServiceAccount/default', 'ConfigMap/kube-root-ca.crt'].includes(n))
-    .sort();
+  const expected = [
+    'PersistentVolumeClaim/data-hit-counter-redis-0',
+    'PersistentVolumeClaim/hit-counter-redis-backup',
+  ];
+  // Pods, ReplicaSets, EndpointSlices … go by garbage collection after helm returns: poll.
+  let names: string[] = [];
+  await waitFor(
+    async () => {
+      const left = await c.getJson<{ items: { kind: string; metadata: { name: string } }[] }>([
+        kinds.join(','),
+        '-n',
+        ns,
+      ]);
+      names = left.items
+        .map((o) => `${o.kind}/${o.metadata.name}`)
+        // What Kubernetes puts into every namespace.
+        .filter((n) => !['ServiceAccount/default', 'ConfigMap/kube-root-ca.crt'].includes(n))
+        .sort();
+      return JSON.stringify(names) === JSON.stringify(expected);
+    },
+    { timeoutMs: 60_000, intervalMs: 500, what: 'only the kept volumes left' },
+  ).catch(() => {});
   t.same(
     names,
-    ['PersistentVolumeClaim/data-hit-counter-redis-0', 'PersistentVolumeClaim/hit-counter-redis-backup'],
+    expected,
     'only the Redis data PVC (StatefulSet volumes outlive it) and the backup PVC (resource-policy: keep) remain',
   );
 });

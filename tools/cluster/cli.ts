@@ -1,21 +1,41 @@
 // npm run cluster -- up [--nodes N] [--keep] | down | status | env
 // `up` starts the local cluster (cluster.ts) in the foreground, prints every part's pid, port and
 // log and the KUBECONFIG to export, and stops everything on Ctrl-C or `down` (from another shell).
-import { existsSync, rmSync } from 'node:fs';
+// A state file records the running cluster for `down`, `status` and `env`.
+import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { waitFor } from '../lib/proc.ts';
 import { apiGet } from './api.ts';
-import {
-  KUBERNETES_VERSION,
-  readState,
-  startCluster,
-  stateFile,
-  writeState,
-  type Cluster,
-  type State,
-} from './cluster.ts';
+import { KUBERNETES_VERSION, startCluster, type Cluster, type Part } from './cluster.ts';
 
 const usage = 'usage: npm run cluster -- up [--nodes N (default 1)] [--keep] | down | status | env';
+
+interface State {
+  launcherPid: number;
+  /** set once the cluster is ready */
+  dir?: string;
+  kubeconfig?: string;
+  server?: string;
+  parts?: Part[];
+}
+
+/** Per user; HIT_COUNTER_CLUSTER_STATE moves it (e.g. for a second cluster). */
+function stateFile(): string {
+  return (
+    process.env.HIT_COUNTER_CLUSTER_STATE ??
+    join(process.env.XDG_RUNTIME_DIR ?? tmpdir(), `hit-counter-cluster-${userInfo().uid}.json`)
+  );
+}
+
+function readState(): State | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile(), 'utf8')) as State;
+  } catch {
+    return undefined;
+  }
+}
 
 function alive(pid: number): boolean {
   try {
@@ -26,14 +46,37 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The recorded cluster, if its launcher still runs (a stale record is removed). */
-function current(): State | undefined {
-  const s = readState();
-  if (s && !alive(s.launcherPid)) {
-    rmSync(stateFile(), { force: true });
-    return undefined;
+/** A recorded part that still runs in the cluster's directory (not a reused pid). */
+function stillOurs(p: Part, dir: string): boolean {
+  try {
+    return readlinkSync(`/proc/${p.pid}/cwd`).startsWith(dir);
+  } catch {
+    return false;
   }
-  return s;
+}
+
+/**
+ * The recorded cluster if its launcher still runs. A record whose launcher died (SIGKILL) is
+ * cleared: its parts that still run in its directory are stopped by pid, the API server before etcd.
+ */
+async function current(): Promise<State | undefined> {
+  const s = readState();
+  if (!s || alive(s.launcherPid)) return s;
+  const orphans = (s.parts ?? []).filter((p) => s.dir && stillOurs(p, s.dir)).reverse();
+  for (const p of orphans) {
+    console.log(`stopping ${p.name} (pid ${p.pid}), left running by a launcher that died`);
+    process.kill(p.pid, 'SIGTERM');
+    await waitFor(() => !alive(p.pid), { timeoutMs: 30_000, what: `${p.name} to stop` }).catch(() =>
+      process.kill(p.pid, 'SIGKILL'),
+    );
+  }
+  if (s.dir) rmSync(s.dir, { recursive: true, force: true });
+  rmSync(stateFile(), { force: true });
+  return undefined;
+}
+
+function removeOwnState(): void {
+  if (readState()?.launcherPid === process.pid) rmSync(stateFile(), { force: true });
 }
 
 async function up(args: string[]): Promise<void> {
@@ -44,11 +87,17 @@ async function up(args: string[]): Promise<void> {
   const nodes = Number(values.nodes);
   if (!/^\d+$/.test(values.nodes) || nodes < 1 || nodes > 50)
     throw new UsageError(`--nodes must be a whole number from 1 to 50, got "${values.nodes}"`);
-  const running = current();
+  const running = await current();
   if (running)
     throw new Error(
       `a cluster is already running (launcher pid ${running.launcherPid}): npm run cluster -- down`,
     );
+  // Claimed before startup ('wx' fails if another up got there first).
+  try {
+    writeFileSync(stateFile(), JSON.stringify({ launcherPid: process.pid }), { flag: 'wx' });
+  } catch {
+    throw new Error(`another cluster is starting (${stateFile()}): npm run cluster -- down`);
+  }
 
   // Set once startup is done; a signal before that is acted on then.
   const started: { cluster?: Cluster } = {};
@@ -61,7 +110,7 @@ async function up(args: string[]): Promise<void> {
     );
     (started.cluster?.stop() ?? Promise.resolve()).then(
       () => {
-        rmSync(stateFile(), { force: true });
+        removeOwnState();
         console.log(
           values.keep && started.cluster
             ? `stopped; logs and data kept in ${started.cluster.dir}`
@@ -88,32 +137,48 @@ async function up(args: string[]): Promise<void> {
 
   const t0 = Date.now();
   console.log(`starting a Kubernetes ${KUBERNETES_VERSION} control plane with ${nodes} kwok node(s) ...`);
-  const cluster = await startCluster({ nodes, keepDir: values.keep, log: (l) => console.log(`  ${l}`) });
+  let cluster: Cluster;
+  try {
+    cluster = await startCluster({ nodes, keepDir: values.keep, log: (l) => console.log(`  ${l}`) });
+  } catch (err) {
+    removeOwnState();
+    throw err;
+  }
   started.cluster = cluster;
   if (pending) return shutdown(pending);
-  const parts = cluster.parts();
-  for (const p of parts)
+  try {
+    const parts = cluster.parts();
+    for (const p of parts)
+      console.log(
+        `${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} port ${String(p.port).padEnd(6)} log ${p.logFile}`,
+      );
+    const state: State = {
+      launcherPid: process.pid,
+      dir: cluster.dir,
+      kubeconfig: cluster.kubeconfig,
+      server: cluster.server,
+      parts,
+    };
+    writeFileSync(stateFile(), JSON.stringify(state, null, 2));
     console.log(
-      `${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} port ${String(p.port).padEnd(6)} log ${p.logFile}`,
+      `\nready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${cluster.server}, nodes ${cluster.nodeNames.join(', ')}`,
     );
-  writeState({
-    launcherPid: process.pid,
-    dir: cluster.dir,
-    kubeconfig: cluster.kubeconfig,
-    server: cluster.server,
-    parts,
-  });
-  console.log(
-    `\nready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${cluster.server}, nodes ${cluster.nodeNames.join(', ')}`,
-  );
-  console.log('pods are scheduled but not executed: kwok marks them Running and Ready');
-  console.log(
-    `\n  export KUBECONFIG=${cluster.kubeconfig}\n\n(Ctrl-C or \`npm run cluster -- down\` stops everything)`,
-  );
+    console.log('pods are scheduled but not executed: kwok marks them Running and Ready');
+    console.log(`\n  ${exports(state)}\n\n(Ctrl-C or \`npm run cluster -- down\` stops everything)`);
+  } catch (err) {
+    await cluster.stop();
+    removeOwnState();
+    throw err;
+  }
+}
+
+/** The shell line that points kubectl and helm at the cluster (their discovery cache inside it). */
+function exports(s: State): string {
+  return `export KUBECONFIG=${s.kubeconfig} KUBECACHEDIR=${s.dir}/kube-cache`;
 }
 
 async function down(): Promise<void> {
-  const s = current();
+  const s = await current();
   if (!s) {
     console.log('no cluster is running');
     return;
@@ -129,41 +194,46 @@ async function down(): Promise<void> {
 }
 
 async function status(): Promise<boolean> {
-  const s = current();
-  if (!s) {
-    console.log('no cluster is running (npm run cluster -- up)');
+  const s = await current();
+  if (!s?.dir || !s.server) {
+    console.log(
+      s
+        ? `a cluster is starting (launcher pid ${s.launcherPid})`
+        : 'no cluster is running (npm run cluster -- up)',
+    );
     return false;
   }
   let ok = true;
-  for (const p of s.parts) {
-    const up = alive(p.pid);
+  for (const p of s.parts ?? []) {
+    const up = stillOurs(p, s.dir);
     ok &&= up;
     console.log(
       `${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} ${up ? 'running' : 'GONE'}   log ${p.logFile}`,
     );
   }
+  const pki = join(s.dir, 'pki');
   const admin = {
     server: s.server,
-    caCert: `${s.dir}/pki/ca.crt`,
-    cert: `${s.dir}/pki/admin.crt`,
-    key: `${s.dir}/pki/admin.key`,
+    caCert: join(pki, 'ca.crt'),
+    cert: join(pki, 'admin.crt'),
+    key: join(pki, 'admin.key'),
   };
   const ready = existsSync(admin.cert) ? await apiGet(admin, '/readyz').catch(() => undefined) : undefined;
   ok &&= ready?.status === 200;
   console.log(
     `API server ${s.server}: ${ready?.status === 200 ? 'ready' : `not ready (${ready?.body.trim() ?? 'no answer'})`}`,
   );
-  console.log(`KUBECONFIG=${s.kubeconfig}`);
+  console.log(exports(s));
   return ok;
 }
 
-function env(): boolean {
-  const s = current();
-  if (!s) {
+async function env(): Promise<boolean> {
+  const s = await current();
+  if (!s?.kubeconfig) {
     console.error('no cluster is running (npm run cluster -- up)');
     return false;
   }
-  console.log(`export KUBECONFIG=${s.kubeconfig}`);
+  console.log(exports(s));
   return true;
 }
 
@@ -180,7 +250,7 @@ async function main(): Promise<void> {
       if (!(await status())) process.exitCode = 1;
       return;
     case 'env':
-      if (!env()) process.exitCode = 1;
+      if (!(await env())) process.exitCode = 1;
       return;
     case '-h':
     case '--help':

@@ -3,7 +3,7 @@
 // (tools/build-go.sh), on loopback with random ports and a throwaway PKI. One launcher for the
 // CLI (`npm run cluster`) and the tests. Pods are scheduled and their controllers run for real;
 // kwok only plays the kubelet: it marks pods Running and Ready without executing them.
-import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../lib/ports.ts';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -86,32 +86,63 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
   const running: Running[] = [];
   // Set once the API server answers: stop() asks it which volume directories to remove.
   let volumeDirs: (() => Promise<string[]>) | undefined;
+  let failed = false;
   const stop = async (): Promise<void> => {
-    // The in-tree hostPath provisioner makes each volume's directory under /tmp/hostpath_pv
-    // (a path it does not let anyone change): remove the ones this cluster's volumes still hold.
-    const dirs = (await volumeDirs?.().catch(() => [])) ?? [];
+    process.off('exit', killOnExit);
     // Reverse start order: kwok and the controllers first, then the API server, then etcd (an
-    // API server whose etcd is gone waits ~20 s on it before exiting).
-    for (const r of running.splice(0).reverse()) await r.proc.stop({ timeoutMs: 15_000 });
+    // API server whose etcd is gone waits ~20 s on it before exiting). The in-tree hostPath
+    // provisioner makes each volume's directory under /tmp/hostpath_pv (a path it does not let
+    // anyone change): once the controller-manager is stopped, ask the API server which of them
+    // this cluster's volumes hold, and remove those.
+    let dirs: string[] = [];
+    for (const r of running.splice(0).reverse()) {
+      if (r.name === 'kube-apiserver') dirs = (await volumeDirs?.().catch(() => [])) ?? [];
+      await r.proc.stop({ timeoutMs: 15_000 });
+    }
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
     if (dirs.length) rmEmptyDir(HOSTPATH_PV_DIR);
     if (removeDir) rmSync(dir, { recursive: true, force: true });
   };
-  const start = (name: string, port: number, args: string[], env?: NodeJS.ProcessEnv): void => {
+  // If the process exits without stop() (a test runner's timeout, an uncaught error), no part
+  // outlives it: SIGKILL by pid, synchronously.
+  const killOnExit = (): void => {
+    for (const r of running) r.proc.signal('SIGKILL');
+    if (removeDir) rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', killOnExit);
+  const start = async (
+    name: string,
+    args: (port: number) => string[],
+    o: { port?: number; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<number> => {
+    // A port is chosen just before its part binds it (the API server's goes into the kubeconfigs).
+    const port = o.port ?? (await freePort());
     const logFile = join(logs, `${name}.log`);
-    const proc = spawnProcess(bins[name] ?? name, args, { logFile, env: env ?? process.env, cwd: dir });
+    const proc = spawnProcess(bins[name] ?? name, args(port), {
+      logFile,
+      env: o.env ?? process.env,
+      cwd: dir,
+      detached: true,
+    });
     running.push({ name, pid: proc.pid, port, logFile, proc });
+    return port;
   };
   /** Polls `ready` until the deadline; fails at once when any started part has exited. */
   const until = async (what: string, ready: () => Promise<boolean>): Promise<void> => {
     for (;;) {
+      if (failed) throw new Error(`startup failed before ${what}`);
       const gone = running.find((r) => r.proc.hasExited());
-      if (gone)
+      if (gone) {
+        failed = true;
         throw new Error(
           `${gone.name} exited during startup; last lines of ${gone.logFile}:\n${tail(gone.proc.log())}`,
         );
+      }
       if (await ready().catch(() => false)) return;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      if (Date.now() > deadline) {
+        failed = true;
+        throw new Error(`timed out waiting for ${what}`);
+      }
       await delay(200);
     }
   };
@@ -119,10 +150,6 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     (await httpsGet(url, { insecure: true })).status === 200;
 
   try {
-    const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort, kwokPort] = (await Promise.all(
-      Array.from({ length: 6 }, () => freePort()),
-    )) as [number, number, number, number, number, number];
-    const server = `https://127.0.0.1:${apiPort}`;
     log('generating the PKI (CA, API server and client certificates, service-account key) ...');
     const pki = createPki(join(dir, 'pki'), {
       serverIps: ['127.0.0.1', '10.96.0.1'],
@@ -140,6 +167,8 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
         { name: 'kwok', user: 'kwok', groups: ['system:masters'] },
       ],
     });
+    const apiPort = await freePort();
+    const server = `https://127.0.0.1:${apiPort}`;
     const kubeconfigs: Record<string, string> = {};
     for (const [name, c] of Object.entries(pki.clients))
       kubeconfigs[name] = writeKubeconfig(join(dir, `${name}.kubeconfig`), {
@@ -153,57 +182,61 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     const credentials: Credentials = { server, caCert: pki.caCert, cert: admin.cert, key: admin.key };
 
     log('starting etcd ...');
-    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
-    const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
-    start('etcd', etcdPort, [
+    const etcdPeerUrl = `http://127.0.0.1:${await freePort()}`;
+    const etcdPort = await start('etcd', (port) => [
       '--name=local',
       `--data-dir=${join(dir, 'etcd')}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=local=${peerUrl}`,
+      `--listen-client-urls=http://127.0.0.1:${port}`,
+      `--advertise-client-urls=http://127.0.0.1:${port}`,
+      `--listen-peer-urls=${etcdPeerUrl}`,
+      `--initial-advertise-peer-urls=${etcdPeerUrl}`,
+      `--initial-cluster=local=${etcdPeerUrl}`,
       '--log-level=warn',
       // A throwaway cluster: no fsync per write (its data dies with the directory).
       '--unsafe-no-fsync',
     ]);
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     await until('etcd /health', async () => {
-      const res = await fetch(`${etcdUrl}/health`);
+      const res = await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(5000) });
       return res.ok && ((await res.json()) as { health?: string }).health === 'true';
     });
 
     log('starting kube-apiserver ...');
-    start('kube-apiserver', apiPort, [
-      `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      `--secure-port=${apiPort}`,
-      `--cert-dir=${join(dir, 'apiserver')}`,
-      `--tls-cert-file=${pki.serverCert}`,
-      `--tls-private-key-file=${pki.serverKey}`,
-      `--client-ca-file=${pki.caCert}`,
-      `--service-account-key-file=${pki.saPub}`,
-      `--service-account-signing-key-file=${pki.saKey}`,
-      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      '--api-audiences=https://kubernetes.default.svc.cluster.local',
-      '--authorization-mode=Node,RBAC',
-      // The default plugins (PodSecurity, ServiceAccount, DefaultStorageClass, ResourceQuota …)
-      // plus NodeRestriction, as kubeadm runs it.
-      '--enable-admission-plugins=NodeRestriction',
-      `--service-cluster-ip-range=${SERVICE_CIDR}`,
-      '--allow-privileged=true',
-      '--profiling=false',
-    ]);
+    await start(
+      'kube-apiserver',
+      () => [
+        `--etcd-servers=${etcdUrl}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${apiPort}`,
+        `--cert-dir=${join(dir, 'apiserver')}`,
+        `--tls-cert-file=${pki.serverCert}`,
+        `--tls-private-key-file=${pki.serverKey}`,
+        `--client-ca-file=${pki.caCert}`,
+        `--service-account-key-file=${pki.saPub}`,
+        `--service-account-signing-key-file=${pki.saKey}`,
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        '--api-audiences=https://kubernetes.default.svc.cluster.local',
+        '--authorization-mode=Node,RBAC',
+        // The default plugins (PodSecurity, ServiceAccount, DefaultStorageClass, ResourceQuota …)
+        // plus NodeRestriction, as kubeadm runs it.
+        '--enable-admission-plugins=NodeRestriction',
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        '--allow-privileged=true',
+        '--profiling=false',
+      ],
+      { port: apiPort },
+    );
     await until('kube-apiserver /readyz', async () => (await apiGet(credentials, '/readyz')).status === 200);
 
     log('starting kube-controller-manager, kube-scheduler and kwok ...');
     const kcmConfig = kubeconfigs['controller-manager'] as string;
-    start('kube-controller-manager', kcmPort, [
+    const kcmPort = await start('kube-controller-manager', (port) => [
       `--kubeconfig=${kcmConfig}`,
       `--authentication-kubeconfig=${kcmConfig}`,
       `--authorization-kubeconfig=${kcmConfig}`,
       '--bind-address=127.0.0.1',
-      `--secure-port=${kcmPort}`,
+      `--secure-port=${port}`,
       `--cert-dir=${join(dir, 'controller-manager')}`,
       `--service-account-private-key-file=${pki.saKey}`,
       `--root-ca-file=${pki.caCert}`,
@@ -218,28 +251,27 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       '--enable-hostpath-provisioner=true',
     ]);
     const schedConfig = kubeconfigs.scheduler as string;
-    start('kube-scheduler', schedPort, [
+    const schedPort = await start('kube-scheduler', (port) => [
       `--kubeconfig=${schedConfig}`,
       `--authentication-kubeconfig=${schedConfig}`,
       `--authorization-kubeconfig=${schedConfig}`,
       '--bind-address=127.0.0.1',
-      `--secure-port=${schedPort}`,
+      `--secure-port=${port}`,
       `--cert-dir=${join(dir, 'scheduler')}`,
       '--leader-elect=false',
     ]);
-    start(
+    await start(
       'kwok',
-      kwokPort,
-      [
+      (port) => [
         `--kubeconfig=${kubeconfigs.kwok}`,
         `--config=${stagesFile}`,
         '--manage-all-nodes=false',
         `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
         `--cidr=${POD_CIDR}`,
         '--node-ip=127.0.0.1',
-        `--server-address=127.0.0.1:${kwokPort}`,
+        `--server-address=127.0.0.1:${port}`,
       ],
-      { ...process.env, HOME: join(dir, 'home') },
+      { env: { ...process.env, HOME: join(dir, 'home') } },
     );
 
     const env: NodeJS.ProcessEnv = {
@@ -353,35 +385,4 @@ function rmEmptyDir(path: string): void {
 
 function tail(text: string, lines = 15): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-/**
- * Where `npm run cluster -- up` records the running cluster for `status`, `env` and `down`
- * (HIT_COUNTER_CLUSTER_STATE moves it, e.g. for a second cluster).
- */
-export function stateFile(): string {
-  return (
-    process.env.HIT_COUNTER_CLUSTER_STATE ??
-    join(process.env.XDG_RUNTIME_DIR ?? '/tmp', 'hit-counter-cluster.json')
-  );
-}
-
-export interface State {
-  launcherPid: number;
-  dir: string;
-  kubeconfig: string;
-  server: string;
-  parts: Part[];
-}
-
-export function writeState(s: State): void {
-  writeFileSync(stateFile(), JSON.stringify(s, null, 2));
-}
-
-export function readState(): State | undefined {
-  try {
-    return JSON.parse(readFileSync(stateFile(), 'utf8')) as State;
-  } catch {
-    return undefined;
-  }
 }

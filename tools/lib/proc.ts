@@ -29,6 +29,11 @@ export type SpawnOptions = {
   cwd?: string;
   /** Where stdout and stderr go; a fresh temp file when omitted. */
   logFile?: string;
+  /**
+   * Its own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the
+   * process in its own order (the child still gets signals by pid from stop()).
+   */
+  detached?: boolean;
 };
 
 export function tempDir(prefix = 'hit-counter-'): string {
@@ -42,6 +47,7 @@ export function spawnProcess(cmd: string, args: string[], opts: SpawnOptions = {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
     stdio: ['ignore', fd, fd],
+    detached: opts.detached ?? false,
   });
   closeSync(fd);
   let exit: Exit | undefined;
