@@ -17,7 +17,7 @@ cache=${XDG_CACHE_HOME:-$HOME/.cache}/hit-counter
 # The wrapper's go.mod must require exactly <module> <version> (checked before each build).
 K8S_VERSION=v1.34.4
 COMPONENTS=(
-  "kubernetes k8s.io/kubernetes@$K8S_VERSION 15 k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy"
+  "kubernetes k8s.io/kubernetes@$K8S_VERSION 10 k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy"
   "etcd go.etcd.io/etcd/server/v3@v3.6.16 3 go.etcd.io/etcd/server/v3:etcd"
   "kwok sigs.k8s.io/kwok@v0.8.0 3 sigs.k8s.io/kwok/cmd/kwok"
 )
