@@ -11,8 +11,8 @@ import {
   createNamespace,
   envValues,
   helmInstall,
+  installReady,
   release,
-  waitReady,
 } from './fixture.ts';
 
 const c = await clusterFor(t);
@@ -83,9 +83,7 @@ for (const [i, u] of unsafe.entries()) {
 }
 
 t.test('the same values without the unsafe change are admitted', async (t) => {
-  await createNamespace(c, 'safe');
-  await helmInstall(c, { namespace: 'safe', valueFiles: [envValues('minikube')] });
-  await waitReady(c, 'safe');
+  await installReady(c, { namespace: 'safe', valueFiles: [envValues('minikube')] });
   const pods = await c.getJson<{ items: unknown[] }>([
     'pods',
     '-n',
@@ -97,13 +95,12 @@ t.test('the same values without the unsafe change are admitted', async (t) => {
 });
 
 t.test('a namespace without the restricted label admits the same unsafe pods', async (t) => {
-  await createNamespace(c, 'unlabelled', {});
-  await helmInstall(c, {
+  await installReady(c, {
     namespace: 'unlabelled',
     valueFiles: [envValues('minikube')],
     set: ['podSecurityContext.runAsUser=0'],
+    labels: {},
   });
-  await waitReady(c, 'unlabelled');
   t.pass('admitted: the restricted label is what enforces the profile');
 });
 

@@ -2,13 +2,13 @@
 // cluster, kubectl works with that KUBECONFIG, and down (or SIGINT) stops every part by pid and
 // removes the cluster's directory; bad arguments get one line and exit 2.
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { startCluster } from '../../tools/cluster/cluster.ts';
 import { requireBinary, spawnProcess, tempDir, waitFor, type Proc } from '../../tools/lib/proc.ts';
-import { isAlive } from '../../tools/stack/procfs.ts';
+import { isAlive, pidsIn } from '../../tools/stack/procfs.ts';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', '..', 'tools', 'cluster', 'cli.ts');
@@ -23,20 +23,6 @@ const command = (...args: string[]) => run(process.execPath, [cli, ...args], { e
 
 const printedPids = (log: string): number[] =>
   [...log.matchAll(/^\S+\s+pid (\d+)\s+port \d+\s+log \S+$/gm)].map((m) => Number(m[1]));
-
-/** Pids of processes whose working directory is inside `dir` (every part runs there). */
-function processesIn(dir: string): number[] {
-  return readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p))
-    .filter((p) => {
-      try {
-        return readlinkSync(`/proc/${p}/cwd`).startsWith(dir);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 /** Teardown: SIGINT the CLI; kill by pid whatever part it printed is still alive after it. */
 async function stopCli(proc: Proc): Promise<void> {
@@ -114,7 +100,7 @@ t.test('SIGINT during startup stops what was started', async (t) => {
   t.equal((await proc.exited).code, 0);
   t.match(proc.log(), /SIGINT during startup/);
   t.notOk(existsSync(dir), 'the cluster directory is removed');
-  t.same(processesIn(dir), [], 'no process runs in it');
+  t.same(pidsIn(dir), [], 'no process runs in it');
 });
 
 t.test('bad arguments get one line and exit 2', async (t) => {
@@ -136,6 +122,6 @@ t.test(
       /etcd exited during startup; last lines of \S+etcd\.log:\n[\s\S]*etcd/,
     );
     // The message is the exit's, not the deadline's ("timed out waiting for ...").
-    t.same(processesIn(dir), [], 'no process runs in its directory');
+    t.same(pidsIn(dir), [], 'no process runs in its directory');
   },
 );

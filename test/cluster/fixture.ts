@@ -59,6 +59,16 @@ export function helmInstall(
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;
 
+/** A namespace as the Argo CD applications create it, the chart installed, every workload ready. */
+export async function installReady(
+  c: Cluster,
+  o: Install & { labels?: Record<string, string> },
+): Promise<void> {
+  await createNamespace(c, o.namespace, o.labels);
+  await helmInstall(c, o);
+  await waitReady(c, o.namespace);
+}
+
 /** What is not (yet) as it should be in the namespace: one line per workload, PDB or Service. */
 export async function notReady(c: Cluster, namespace: string): Promise<string[]> {
   const list = async (kind: string): Promise<Obj[]> =>

@@ -10,6 +10,7 @@ import {
   createNamespace,
   envValues,
   helmInstall,
+  installReady,
   notReady,
   release,
   waitReady,
@@ -37,9 +38,7 @@ async function serverSideApplyStrict(namespace: string): Promise<string> {
 }
 
 t.test('defaults: installed, admitted under restricted, every workload ready (kwok)', async (t) => {
-  await createNamespace(c, 'defaults');
-  await helmInstall(c, { namespace: 'defaults' });
-  await waitReady(c, 'defaults');
+  await installReady(c, { namespace: 'defaults' });
   const applied = await serverSideApplyStrict('defaults');
   t.match(
     applied,
@@ -49,9 +48,7 @@ t.test('defaults: installed, admitted under restricted, every workload ready (kw
 });
 
 t.test('minikube values: installed, admitted under restricted, every workload ready (kwok)', async (t) => {
-  await createNamespace(c, 'minikube');
-  await helmInstall(c, { namespace: 'minikube', valueFiles: [envValues('minikube')] });
-  await waitReady(c, 'minikube');
+  await installReady(c, { namespace: 'minikube', valueFiles: [envValues('minikube')] });
   await serverSideApplyStrict('minikube');
   const nginx = await c.getJson(['service', 'hit-counter-nginx', '-n', 'minikube']);
   t.equal(nginx.spec.type, 'NodePort');

@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { waitFor } from '../../tools/lib/proc.ts';
-import { clusterFor, createNamespace, envValues, helmInstall, waitReady } from './fixture.ts';
+import { clusterFor, envValues, installReady } from './fixture.ts';
 
 const c = await clusterFor(t);
 const crdDir = path.join(
@@ -22,13 +22,11 @@ const names = async (kind: string, ns: string): Promise<string[]> =>
 t.test(
   'without the monitoring CRDs, servicemonitor.enabled=true installs and renders none of them',
   async (t) => {
-    await createNamespace(c, 'no-crds');
-    await helmInstall(c, {
+    await installReady(c, {
       namespace: 'no-crds',
       valueFiles: [envValues('minikube')],
       set: ['servicemonitor.enabled=true'],
     });
-    await waitReady(c, 'no-crds');
     const manifest = await c.helm(['get', 'manifest', 'hit-counter', '-n', 'no-crds']);
     t.notMatch(manifest, /kind: (ServiceMonitor|PrometheusRule)/);
     t.match(manifest, /grafana_dashboard/, 'the dashboard ConfigMap (no CRD needed) is installed');
@@ -51,13 +49,11 @@ t.test('with the CRDs, the ServiceMonitors and the PrometheusRule are created an
     timeoutMs: 30_000,
     what: 'monitoring.coreos.com/v1 in discovery',
   });
-  await createNamespace(c, 'with-crds');
-  await helmInstall(c, {
+  await installReady(c, {
     namespace: 'with-crds',
     valueFiles: [envValues('minikube')],
     set: ['servicemonitor.enabled=true'],
   });
-  await waitReady(c, 'with-crds');
   t.same(await names('servicemonitors.monitoring.coreos.com', 'with-crds'), [
     'hit-counter',
     'hit-counter-nginx',

@@ -11,9 +11,9 @@ import { tempDir, waitFor } from '../../tools/lib/proc.ts';
 import {
   chartDir,
   clusterFor,
-  createNamespace,
   envValues,
   helmInstall,
+  installReady,
   podTemplates,
   release,
   repoRoot,
@@ -75,9 +75,7 @@ t.test(
   `upgrade from chart ${previous.version} (${previous.commit.slice(0, 7)}) to the working tree, then rollback`,
   async (t) => {
     const ns = 'upgrade';
-    await createNamespace(c, ns);
-    await helmInstall(c, { namespace: ns, chart: old.chart, valueFiles: [old.values] });
-    await waitReady(c, ns);
+    await installReady(c, { namespace: ns, chart: old.chart, valueFiles: [old.values] });
     const before = await podTemplates(c, ns);
 
     await t.resolves(
@@ -112,9 +110,7 @@ t.test(
 
 t.test('the upgrade check can fail: a changed value rolls, a changed selector is refused', async (t) => {
   const ns = 'upgrade-negative';
-  await createNamespace(c, ns);
-  await helmInstall(c, { namespace: ns, valueFiles: [envValues('minikube')] });
-  await waitReady(c, ns);
+  await installReady(c, { namespace: ns, valueFiles: [envValues('minikube')] });
   const installed = await podTemplates(c, ns);
   await helmInstall(
     c,
@@ -143,9 +139,7 @@ t.test('the upgrade check can fail: a changed value rolls, a changed selector is
 
 t.test('a new chart version that changes nothing in a pod rolls no pod', async (t) => {
   const ns = 'version-bump';
-  await createNamespace(c, ns);
-  await helmInstall(c, { namespace: ns, valueFiles: [envValues('minikube')] });
-  await waitReady(c, ns);
+  await installReady(c, { namespace: ns, valueFiles: [envValues('minikube')] });
   const installed = await podTemplates(c, ns);
   const bumped = path.join(work, 'bumped-chart');
   cpSync(chartDir, bumped, { recursive: true });
@@ -159,9 +153,7 @@ t.test('a new chart version that changes nothing in a pod rolls no pod', async (
 
 t.test('helm uninstall removes everything but the volumes the chart documents it keeps', async (t) => {
   const ns = 'uninstall';
-  await createNamespace(c, ns);
-  await helmInstall(c, { namespace: ns, valueFiles: [envValues('minikube')] });
-  await waitReady(c, ns);
+  await installReady(c, { namespace: ns, valueFiles: [envValues('minikube')] });
   await c.helm(['uninstall', release, '-n', ns, '--wait']);
   const kinds = (await c.kubectl(['api-resources', '--namespaced', '--verbs=list', '-o', 'name']))
     .split('\n')

@@ -2,11 +2,12 @@
 // `up` starts the local cluster (cluster.ts) in the foreground, prints every part's pid, port and
 // log and the KUBECONFIG to export, and stops everything on Ctrl-C or `down` (from another shell).
 // A state file records the running cluster for `down`, `status` and `env`.
-import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { waitFor } from '../lib/proc.ts';
+import { isAlive, runsIn } from '../stack/procfs.ts';
 import { apiGet } from './api.ts';
 import { KUBERNETES_VERSION, startCluster, type Cluster, type Part } from './cluster.ts';
 
@@ -37,36 +38,18 @@ function readState(): State | undefined {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A recorded part that still runs in the cluster's directory (not a reused pid). */
-function stillOurs(p: Part, dir: string): boolean {
-  try {
-    return readlinkSync(`/proc/${p.pid}/cwd`).startsWith(dir);
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The recorded cluster if its launcher still runs. A record whose launcher died (SIGKILL) is
- * cleared: its parts that still run in its directory are stopped by pid, the API server before etcd.
+ * cleared: its parts that still run in its directory (not reused pids) are stopped by pid, the API server before etcd.
  */
 async function current(): Promise<State | undefined> {
   const s = readState();
-  if (!s || alive(s.launcherPid)) return s;
-  const orphans = (s.parts ?? []).filter((p) => s.dir && stillOurs(p, s.dir)).reverse();
+  if (!s || isAlive(s.launcherPid)) return s;
+  const orphans = (s.parts ?? []).filter((p) => s.dir && runsIn(p.pid, s.dir)).reverse();
   for (const p of orphans) {
     console.log(`stopping ${p.name} (pid ${p.pid}), left running by a launcher that died`);
     process.kill(p.pid, 'SIGTERM');
-    await waitFor(() => !alive(p.pid), { timeoutMs: 30_000, what: `${p.name} to stop` }).catch(() =>
+    await waitFor(() => !isAlive(p.pid), { timeoutMs: 30_000, what: `${p.name} to stop` }).catch(() =>
       process.kill(p.pid, 'SIGKILL'),
     );
   }
@@ -185,7 +168,7 @@ async function down(): Promise<void> {
   }
   console.log(`stopping the cluster (launcher pid ${s.launcherPid}) ...`);
   process.kill(s.launcherPid, 'SIGTERM');
-  await waitFor(() => !alive(s.launcherPid), {
+  await waitFor(() => !isAlive(s.launcherPid), {
     timeoutMs: 90_000,
     intervalMs: 100,
     what: 'the launcher to stop',
@@ -205,7 +188,7 @@ async function status(): Promise<boolean> {
   }
   let ok = true;
   for (const p of s.parts ?? []) {
-    const up = stillOurs(p, s.dir);
+    const up = runsIn(p.pid, s.dir); // not a reused pid
     ok &&= up;
     console.log(
       `${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} ${up ? 'running' : 'GONE'}   log ${p.logFile}`,

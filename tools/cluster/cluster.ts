@@ -230,14 +230,23 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     await until('kube-apiserver /readyz', async () => (await apiGet(credentials, '/readyz')).status === 200);
 
     log('starting kube-controller-manager, kube-scheduler and kwok ...');
-    const kcmConfig = kubeconfigs['controller-manager'] as string;
+    // What both controllers share: their kubeconfig for the API and for checking who calls their
+    // own /healthz, a loopback serving port with a self-signed certificate in the cluster's dir,
+    // and no leader election (one of each).
+    const controller = (name: string, port: number): string[] => {
+      const kubeconfig = kubeconfigs[name] as string;
+      return [
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${port}`,
+        `--cert-dir=${join(dir, name)}`,
+        '--leader-elect=false',
+      ];
+    };
     const kcmPort = await start('kube-controller-manager', (port) => [
-      `--kubeconfig=${kcmConfig}`,
-      `--authentication-kubeconfig=${kcmConfig}`,
-      `--authorization-kubeconfig=${kcmConfig}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${port}`,
-      `--cert-dir=${join(dir, 'controller-manager')}`,
+      ...controller('controller-manager', port),
       `--service-account-private-key-file=${pki.saKey}`,
       `--root-ca-file=${pki.caCert}`,
       '--use-service-account-credentials=true',
@@ -245,21 +254,11 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       `--cluster-signing-key-file=${pki.caKey}`,
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
       '--cluster-name=hit-counter-local',
-      '--leader-elect=false',
       // The in-tree hostPath provisioner backs the default StorageClass (as minikube's does), so
       // PersistentVolumeClaims bind; under kwok no volume is ever mounted.
       '--enable-hostpath-provisioner=true',
     ]);
-    const schedConfig = kubeconfigs.scheduler as string;
-    const schedPort = await start('kube-scheduler', (port) => [
-      `--kubeconfig=${schedConfig}`,
-      `--authentication-kubeconfig=${schedConfig}`,
-      `--authorization-kubeconfig=${schedConfig}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${port}`,
-      `--cert-dir=${join(dir, 'scheduler')}`,
-      '--leader-elect=false',
-    ]);
+    const schedPort = await start('kube-scheduler', (port) => controller('scheduler', port));
     await start(
       'kwok',
       (port) => [

@@ -1,6 +1,6 @@
 // Process facts read from /proc (Linux): a pid's stat fields, children of a pid and whether a pid
 // is alive.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /**
  * The fields of /proc/<pid>/stat after "pid (comm) ": state is field 0, ppid 1, utime 11, stime 12.
@@ -32,4 +32,20 @@ export function childPids(ppid: number): number[] {
 export function isAlive(pid: number): boolean {
   const fields = procStat(pid);
   return fields !== undefined && fields[0] !== 'Z';
+}
+
+/** True while `pid` runs with its working directory inside `dir` (not a reused pid elsewhere). */
+export function runsIn(pid: number | string, dir: string): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`).startsWith(dir);
+  } catch {
+    return false; // gone
+  }
+}
+
+/** Pids of the processes whose working directory is inside `dir`. */
+export function pidsIn(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p) && runsIn(p, dir))
+    .map(Number);
 }
