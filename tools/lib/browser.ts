@@ -2,7 +2,8 @@
 // the background networking this machine's closed network would refuse.
 import { rmSync } from 'node:fs';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { requireBinary, tempDir } from './proc.ts';
+import { pidsWithArg } from '../stack/procfs.ts';
+import { requireBinary, tempDir, waitFor } from './proc.ts';
 
 const ARGS = [
   '--no-sandbox',
@@ -14,7 +15,7 @@ const ARGS = [
   '--disable-sync',
 ];
 
-/** Starts Chromium; close() ends the browser process and removes its profile. */
+/** Starts Chromium; close() ends the browser's processes and then removes its profile. */
 export async function launchChromium(): Promise<BrowserContext> {
   const executablePath = requireBinary('chromium');
   const profile = tempDir('hit-counter-chromium-');
@@ -25,6 +26,16 @@ export async function launchChromium(): Promise<BrowserContext> {
     rmSync(profile, { recursive: true, force: true });
     throw err;
   }
-  context.on('close', () => rmSync(profile, { recursive: true, force: true }));
+  // Chromium's processes still write into the profile (preferences, cache index) while they shut
+  // down after the 'close' event: close() removes it once none of them runs any more.
+  const profileArg = `--user-data-dir=${profile}`;
+  const close = context.close.bind(context);
+  context.close = async (options) => {
+    await close(options);
+    await waitFor(() => pidsWithArg(profileArg).length === 0, {
+      timeoutMs: 15_000,
+      what: 'the Chromium processes to exit',
+    }).finally(() => rmSync(profile, { recursive: true, force: true }));
+  };
   return context;
 }

@@ -49,3 +49,17 @@ export function pidsIn(dir: string): number[] {
     .filter((p) => /^\d+$/.test(p) && runsIn(p, dir))
     .map(Number);
 }
+
+/** Pids of the processes with `arg` among their command-line arguments. */
+export function pidsWithArg(arg: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').includes(arg)) out.push(Number(name));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
