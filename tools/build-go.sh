@@ -20,6 +20,10 @@ COMPONENTS=(
   "kubernetes k8s.io/kubernetes@$K8S_VERSION 10 k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy"
   "etcd go.etcd.io/etcd/server/v3@v3.6.16 3 go.etcd.io/etcd/server/v3:etcd"
   "kwok sigs.k8s.io/kwok@v0.8.0 3 sigs.k8s.io/kwok/cmd/kwok"
+  # One multi-call binary that acts as the part its name says (argocd-repo-server, ...).
+  # v3.2.12 does not compile; v3.3 and later need a local gitops-engine the proxy does not serve.
+  "argocd github.com/argoproj/argo-cd/v3@v3.2.11 15 github.com/argoproj/argo-cd/v3/cmd:argocd"
+  "prometheus-operator github.com/prometheus-operator/prometheus-operator@v0.85.0 4 github.com/prometheus-operator/prometheus-operator/cmd/operator:prometheus-operator"
 )
 # -------------------------------------------------------------------------------------------
 
@@ -78,11 +82,26 @@ k8s_openapi() {
   chmod -R u+w "$out"
 }
 
+# Argo CD's parts are its one binary under their own names; its CRDs and its install manifest (the
+# ConfigMaps, Secret and RBAC the parts read) come from the same module zip.
+argocd_parts() {
+  local out=$1 dir part
+  dir=$(cd "$root/tools/wrappers/argocd" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3) ||
+    fail "go list -m github.com/argoproj/argo-cd/v3 failed in tools/wrappers/argocd"
+  for part in argocd-repo-server argocd-application-controller argocd-applicationset-controller; do
+    ln -sfn argocd "$out/$part"
+  done
+  mkdir -p "$out/manifests"
+  cp -r "$dir/manifests/crds" "$dir/manifests/core-install.yaml" "$out/manifests/"
+  chmod -R u+w "$out/manifests"
+}
+
 # The extra step of a component (its own shell function), if it has one.
 extra_step() {
   case $1 in
   kubernetes) echo k8s_openapi ;;
   kwok) echo kwok_stages ;;
+  argocd) echo argocd_parts ;;
   esac
 }
 
@@ -143,6 +162,7 @@ build_component() {
     case $name in
     kubernetes) k8s_openapi "$tmp/openapi" ;;
     kwok) kwok_stages "$version" >"$tmp/stages.yaml" ;;
+    argocd) argocd_parts "$tmp" ;;
     esac
     echo "$stamp" >"$tmp/.stamp"
     rm -rf "$dest"
@@ -154,10 +174,12 @@ build_component() {
   case $name in
   kubernetes) ln -sfn "$dest/openapi" "$tools/kubernetes-openapi" ;;
   kwok) ln -sfn "$dest/stages.yaml" "$tools/kwok-stages.yaml" ;;
+  argocd) ln -sfn "$dest/manifests" "$tools/argocd-manifests" ;;
   esac
+  # Every program of the entry, the multi-call binary's names included.
   local bin
-  for bin in "${bins[@]}"; do
-    ln -sfn "$dest/$bin" "$tools/bin/$bin"
+  for bin in "$dest"/*; do
+    if [[ -f $bin && -x $bin ]]; then ln -sfn "$bin" "$tools/bin/${bin##*/}"; fi
   done
 }
 

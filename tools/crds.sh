@@ -12,8 +12,8 @@ tools=${HIT_COUNTER_TOOLS:-$root/.tools}
 
 # ---- pins: <dir> <module@version> <folder in the module> <CRD files> ----------------------
 CRD_SETS=(
-  "prometheus-operator github.com/prometheus-operator/prometheus-operator@v0.85.0 example/prometheus-operator-crd monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_prometheusrules.yaml monitoring.coreos.com_podmonitors.yaml"
-  "argo-cd github.com/argoproj/argo-cd/v3@v3.5.7 manifests/crds application-crd.yaml appproject-crd.yaml applicationset-crd.yaml"
+  "prometheus-operator github.com/prometheus-operator/prometheus-operator@v0.85.0 example/prometheus-operator-crd monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_prometheusrules.yaml monitoring.coreos.com_podmonitors.yaml monitoring.coreos.com_prometheuses.yaml monitoring.coreos.com_alertmanagers.yaml monitoring.coreos.com_alertmanagerconfigs.yaml monitoring.coreos.com_probes.yaml monitoring.coreos.com_prometheusagents.yaml monitoring.coreos.com_scrapeconfigs.yaml monitoring.coreos.com_thanosrulers.yaml"
+  "argo-cd github.com/argoproj/argo-cd/v3@v3.2.11 manifests/crds application-crd.yaml appproject-crd.yaml applicationset-crd.yaml"
 )
 # -------------------------------------------------------------------------------------------
 
@@ -27,7 +27,8 @@ fetch_set() {
   local name=$1 module=$2 folder=$3
   shift 3
   local dest=$tools/crds/$name stamp=$tools/crds/$name/.pinned
-  if [[ -f $stamp && $(<"$stamp") == "$module" ]]; then
+  # The stamp records the module and the files: a changed pin or file list fetches again.
+  if [[ -f $stamp && $(<"$stamp") == "$module $*" ]]; then
     return
   fi
   echo "fetching CRDs from $module ..."
@@ -44,7 +45,7 @@ fetch_set() {
     cp "$zipdir/$folder/$file" "$dest/$file"
     chmod u+w "$dest/$file"
   done
-  printf '%s' "$module" >"$stamp"
+  printf '%s' "$module $*" >"$stamp"
 }
 
 mkdir -p "$tools/crds"

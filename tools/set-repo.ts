@@ -17,7 +17,7 @@ const usage = 'usage: npm run gitops:set-repo -- <git-url> [--image <repository>
 /** Why `url` is not a git repository URL Argo CD can fetch, or undefined. */
 export function repoUrlProblem(url: string): string | undefined {
   const expected =
-    'expected https://<host>/<owner>/<repo>.git, ssh://git@<host>/<owner>/<repo>.git or git@<host>:<owner>/<repo>.git';
+    'expected https://<host>/<owner>/<repo>.git, ssh://git@<host>/<owner>/<repo>.git, git@<host>:<owner>/<repo>.git or git://<host>[:port]/<repo>.git';
   const scp = /^[a-zA-Z0-9._-]+@[a-zA-Z0-9.-]+:[a-zA-Z0-9._-]+(\/[a-zA-Z0-9._-]+)*(\.git)?$/;
   if (scp.test(url) && !url.includes('://')) return undefined;
   let parsed: URL;
@@ -26,9 +26,10 @@ export function repoUrlProblem(url: string): string | undefined {
   } catch {
     return `not a git repository URL: "${url}"; ${expected}`;
   }
-  const okPath = /^\/[a-zA-Z0-9._~-]+(\/[a-zA-Z0-9._~-]+)+\/?$/.test(parsed.pathname);
+  // A git daemon (the local cluster's git server) serves <repo>.git at its root.
+  const okPath = /^\/[a-zA-Z0-9._~-]+(\/[a-zA-Z0-9._~-]+)*\/?$/.test(parsed.pathname);
   if (
-    !['https:', 'ssh:'].includes(parsed.protocol) ||
+    !['https:', 'ssh:', 'git:'].includes(parsed.protocol) ||
     !parsed.hostname ||
     !okPath ||
     parsed.search ||

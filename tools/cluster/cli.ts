@@ -1,4 +1,4 @@
-// npm run cluster -- up [--nodes N] [--keep] | down | status | env
+// npm run cluster -- up [--nodes N] [--keep] [--argocd] [--prometheus-operator] | down | status | env
 // `up` starts the local cluster (cluster.ts) in the foreground, prints every part's pid, port and
 // log and the KUBECONFIG to export, and stops everything on Ctrl-C or `down` (from another shell).
 // A state file records the running cluster for `down`, `status` and `env`.
@@ -11,7 +11,8 @@ import { isAlive, runsIn } from '../stack/procfs.ts';
 import { apiGet } from './api.ts';
 import { KUBERNETES_VERSION, startCluster, type Cluster, type Part } from './cluster.ts';
 
-const usage = 'usage: npm run cluster -- up [--nodes N (default 1)] [--keep] | down | status | env';
+const usage =
+  'usage: npm run cluster -- up [--nodes N (default 1)] [--keep] [--argocd] [--prometheus-operator] | down | status | env';
 
 interface State {
   launcherPid: number;
@@ -20,6 +21,8 @@ interface State {
   kubeconfig?: string;
   server?: string;
   parts?: Part[];
+  /** the git server's repository, when Argo CD runs */
+  repoUrl?: string;
 }
 
 /** Per user; HIT_COUNTER_CLUSTER_STATE moves it (e.g. for a second cluster). */
@@ -65,7 +68,12 @@ function removeOwnState(): void {
 async function up(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { nodes: { type: 'string', default: '1' }, keep: { type: 'boolean', default: false } },
+    options: {
+      nodes: { type: 'string', default: '1' },
+      keep: { type: 'boolean', default: false },
+      argocd: { type: 'boolean', default: false },
+      'prometheus-operator': { type: 'boolean', default: false },
+    },
   });
   const nodes = Number(values.nodes);
   if (!/^\d+$/.test(values.nodes) || nodes < 1 || nodes > 50)
@@ -89,7 +97,7 @@ async function up(args: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(
-      `\n${sig}: stopping kwok, the scheduler, the controller-manager, the API server and etcd ...`,
+      `\n${sig}: stopping the add-ons, kwok, the scheduler, the controller-manager, the API server and etcd ...`,
     );
     (started.cluster?.stop() ?? Promise.resolve()).then(
       () => {
@@ -122,7 +130,13 @@ async function up(args: string[]): Promise<void> {
   console.log(`starting a Kubernetes ${KUBERNETES_VERSION} control plane with ${nodes} kwok node(s) ...`);
   let cluster: Cluster;
   try {
-    cluster = await startCluster({ nodes, keepDir: values.keep, log: (l) => console.log(`  ${l}`) });
+    cluster = await startCluster({
+      nodes,
+      keepDir: values.keep,
+      argocd: values.argocd,
+      prometheusOperator: values['prometheus-operator'],
+      log: (l) => console.log(`  ${l}`),
+    });
   } catch (err) {
     removeOwnState();
     throw err;
@@ -133,7 +147,7 @@ async function up(args: string[]): Promise<void> {
     const parts = cluster.parts();
     for (const p of parts)
       console.log(
-        `${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} port ${String(p.port).padEnd(6)} log ${p.logFile}`,
+        `${p.name.padEnd(34)} pid ${String(p.pid).padEnd(8)} port ${String(p.port).padEnd(6)} log ${p.logFile}`,
       );
     const state: State = {
       launcherPid: process.pid,
@@ -141,18 +155,30 @@ async function up(args: string[]): Promise<void> {
       kubeconfig: cluster.kubeconfig,
       server: cluster.server,
       parts,
+      repoUrl: cluster.argocd?.repoUrl,
     };
     writeFileSync(stateFile(), JSON.stringify(state, null, 2));
     console.log(
       `\nready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${cluster.server}, nodes ${cluster.nodeNames.join(', ')}`,
     );
     console.log('pods are scheduled but not executed: kwok marks them Running and Ready');
+    if (cluster.argocd) console.log(gitopsHelp(cluster.argocd.repoUrl));
     console.log(`\n  ${exports(state)}\n\n(Ctrl-C or \`npm run cluster -- down\` stops everything)`);
   } catch (err) {
     await cluster.stop();
     removeOwnState();
     throw err;
   }
+}
+
+/** What to do with the git server: the loop of README "Try the GitOps loop locally". */
+function gitopsHelp(repoUrl: string): string {
+  return [
+    `\nArgo CD syncs from ${repoUrl} (main = this checkout's HEAD). In a clone:`,
+    `  git clone ${repoUrl} /tmp/hc && cd /tmp/hc && npm run gitops:set-repo -- ${repoUrl}`,
+    '  kubectl apply -n argocd -f argocd/project.yaml -f argocd/applications/hit-counter-minikube.yaml',
+    '  npm run promote -- set minikube <tag> && git commit -am promote && git push   # Argo CD deploys it',
+  ].join('\n');
 }
 
 /** The shell line that points kubectl and helm at the cluster (their discovery cache inside it). */
@@ -191,7 +217,7 @@ async function status(): Promise<boolean> {
     const up = runsIn(p.pid, s.dir); // not a reused pid
     ok &&= up;
     console.log(
-      `${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} ${up ? 'running' : 'GONE'}   log ${p.logFile}`,
+      `${p.name.padEnd(34)} pid ${String(p.pid).padEnd(8)} ${up ? 'running' : 'GONE'}   log ${p.logFile}`,
     );
   }
   const pki = join(s.dir, 'pki');

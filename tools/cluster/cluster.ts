@@ -9,7 +9,9 @@ import { freePort } from '../lib/ports.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import { requireBinary, spawnProcess, tempDir, type Proc } from '../lib/proc.ts';
 import { apiGet, httpsGet, runCommand, type Credentials } from './api.ts';
-import { createPki, writeKubeconfig } from './pki.ts';
+import { ARGOCD_IDENTITIES, ARGOCD_NAMESPACE, startArgoCd, type ArgoCd } from './argocd.ts';
+import { createPki, writeKubeconfig, type ClientIdentity } from './pki.ts';
+import { startPrometheusOperator, type PrometheusOperator } from './prometheus-operator.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const toolsDir = process.env.HIT_COUNTER_TOOLS ?? join(repoRoot, '.tools');
@@ -35,6 +37,32 @@ export interface ClusterOptions {
   timeoutMs?: number;
   /** progress lines (the CLI prints them) */
   log?: (line: string) => void;
+  /** Argo CD and a git server on loopback (argocd.ts) */
+  argocd?: boolean;
+  /** the git repository whose HEAD the git server serves as main (default: this checkout) */
+  gitSeed?: string;
+  /** no git server of its own: Argo CD reads this one (another cluster's) */
+  gitRepoUrl?: string;
+  /** prometheus-operator and its CRDs (prometheus-operator.ts) */
+  prometheusOperator?: boolean;
+}
+
+/** What an add-on (Argo CD, prometheus-operator) gets to start its parts with the cluster's. */
+export interface AddOnContext {
+  dir: string;
+  log: (line: string) => void;
+  /** kubeconfig per client identity */
+  kubeconfigs: Record<string, string>;
+  /** starts a part on a fresh loopback port (given to args), stopped with the cluster */
+  start(
+    name: string,
+    args: (port: number) => string[],
+    o?: { bin?: string; env?: NodeJS.ProcessEnv },
+  ): Promise<number>;
+  freePort(): Promise<number>;
+  /** polls until ready, failing at once if any part has exited */
+  until(what: string, ready: () => Promise<boolean>): Promise<void>;
+  kubectl(args: string[], o?: { input?: string; timeoutMs?: number }): Promise<string>;
 }
 
 export interface Part {
@@ -51,6 +79,10 @@ export interface Cluster {
   server: string;
   credentials: Credentials;
   nodeNames: string[];
+  /** set when started with argocd */
+  argocd?: ArgoCd;
+  /** set when started with prometheusOperator */
+  prometheusOperator?: PrometheusOperator;
   /** what runs, in start order */
   parts(): Part[];
   /** environment for kubectl and helm: KUBECONFIG, and their caches inside the cluster's dir */
@@ -113,12 +145,12 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
   const start = async (
     name: string,
     args: (port: number) => string[],
-    o: { port?: number; env?: NodeJS.ProcessEnv } = {},
+    o: { port?: number; env?: NodeJS.ProcessEnv; bin?: string } = {},
   ): Promise<number> => {
     // A port is chosen just before its part binds it (the API server's goes into the kubeconfigs).
     const port = o.port ?? (await freePort());
     const logFile = join(logs, `${name}.log`);
-    const proc = spawnProcess(bins[name] ?? name, args(port), {
+    const proc = spawnProcess(o.bin ?? bins[name] ?? name, args(port), {
       logFile,
       env: o.env ?? process.env,
       cwd: dir,
@@ -165,6 +197,10 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
         { name: 'controller-manager', user: 'system:kube-controller-manager' },
         { name: 'scheduler', user: 'system:kube-scheduler' },
         { name: 'kwok', user: 'kwok', groups: ['system:masters'] },
+        ...(o.argocd ? ARGOCD_IDENTITIES.map(serviceAccount(ARGOCD_NAMESPACE)) : []),
+        ...(o.prometheusOperator
+          ? [{ name: 'prometheus-operator', user: 'prometheus-operator', groups: ['system:masters'] }]
+          : []),
       ],
     });
     const apiPort = await freePort();
@@ -268,6 +304,10 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
         `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
         `--cidr=${POD_CIDR}`,
         '--node-ip=127.0.0.1',
+        // A Lease heartbeat per node, as a kubelet keeps. Without it (kwok's default when its
+        // config file holds only stages) the node lifecycle controller finds no heartbeat within
+        // its grace period, takes the nodes for NotReady and marks every pod on them not Ready.
+        '--node-lease-duration-seconds=40',
         `--server-address=127.0.0.1:${port}`,
       ],
       { env: { ...process.env, HOME: join(dir, 'home') } },
@@ -313,8 +353,16 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       }),
     ]);
 
+    const addOn: AddOnContext = { dir, log, kubeconfigs, start, freePort: () => freePort(), until, kubectl };
+    const prometheusOperator = o.prometheusOperator ? await startPrometheusOperator(addOn) : undefined;
+    const argocd = o.argocd
+      ? await startArgoCd(addOn, { seed: o.gitSeed ?? repoRoot, repoUrl: o.gitRepoUrl })
+      : undefined;
+
     return {
       dir,
+      argocd,
+      prometheusOperator,
       kubeconfig: kubeconfigs.admin as string,
       server,
       credentials,
@@ -335,6 +383,15 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
 interface NodeStatus {
   metadata: { name: string };
   status?: { conditions?: { type: string; status: string }[] };
+}
+
+/** A client certificate that the API server takes for a ServiceAccount (RBAC matches its name). */
+function serviceAccount(namespace: string): (name: string) => ClientIdentity {
+  return (name) => ({
+    name,
+    user: `system:serviceaccount:${namespace}:${name}`,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`],
+  });
 }
 
 function isReady(n: NodeStatus): boolean {

@@ -1,0 +1,149 @@
+// The sync policy and the AppProject of argocd/, enforced by the real Argo CD (v3.2.11) on the
+// minikube Application: self-heal reverts a manual change, prune removes what a commit removes
+// (but never the backup volume marked Prune=false), and the project refuses kinds, repositories
+// and destinations outside it with Argo CD's own words. kwok plays the nodes.
+import t from 'tap';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { waitFor } from '../../tools/lib/proc.ts';
+import {
+  APP_NS,
+  ARGOCD_NS,
+  applyFiles,
+  argocdCluster,
+  getApp,
+  healthy,
+  refresh,
+  seedCheckout,
+  syncedAt,
+  waitApp,
+  workClone,
+  type Obj,
+} from './argocd-fixture.ts';
+
+const APP = 'hit-counter-minikube';
+const APP_FILE = 'argocd/applications/hit-counter-minikube.yaml';
+
+const cluster = await argocdCluster(t, { gitSeed: await seedCheckout(t) });
+const work = await workClone(t, cluster.argocd!.repoUrl);
+await applyFiles(cluster, work.dir, ['argocd/project.yaml', APP_FILE]);
+await waitApp(cluster, APP, 'Synced and Healthy', (a) => syncedAt()(a) && healthy(a));
+
+const exists = async (kind: string, name: string): Promise<boolean> =>
+  (await cluster.kubectl(['get', kind, name, '-n', APP_NS, '--ignore-not-found', '-o', 'name'])).trim() !==
+  '';
+
+t.test('selfHeal: a manual scale is reverted, a deleted object comes back', async (t) => {
+  await cluster.kubectl(['scale', 'deployment/hit-counter', '-n', APP_NS, '--replicas=5']);
+  const t0 = Date.now();
+  await waitFor(
+    async () => (await cluster.getJson(['deployment', 'hit-counter', '-n', APP_NS])).spec.replicas === 2,
+    { timeoutMs: 60_000, intervalMs: 100, what: 'Argo CD to scale hit-counter back to 2 (values)' },
+  );
+  t.comment(`scale reverted in ${Date.now() - t0} ms`);
+  t.pass('replicas back to the 2 of environments/minikube/values.yaml');
+
+  await cluster.kubectl(['delete', 'networkpolicy/hit-counter', '-n', APP_NS, '--wait=true']);
+  const t1 = Date.now();
+  await waitFor(() => exists('networkpolicy', 'hit-counter'), {
+    timeoutMs: 60_000,
+    intervalMs: 100,
+    what: 'Argo CD to recreate NetworkPolicy hit-counter',
+  });
+  t.comment(`deleted NetworkPolicy recreated in ${Date.now() - t1} ms`);
+  t.pass('NetworkPolicy hit-counter recreated');
+});
+
+t.test('prune: templates removed in a commit leave the cluster, the backup volume stays', async (t) => {
+  const removed = [
+    'charts/hit-counter/templates/pdb.yaml',
+    'charts/hit-counter/charts/redis/templates/backup-cronjob.yaml',
+    'charts/hit-counter/charts/redis/templates/backup-configmap.yaml',
+    'charts/hit-counter/charts/redis/templates/backup-serviceaccount.yaml',
+    'charts/hit-counter/charts/redis/templates/backup-networkpolicy.yaml',
+    'charts/hit-counter/charts/redis/templates/backup-pvc.yaml',
+  ];
+  const gone = [
+    ['poddisruptionbudget', 'hit-counter'],
+    ['cronjob', 'hit-counter-redis-backup'],
+    ['configmap', 'hit-counter-redis-backup'],
+    ['serviceaccount', 'hit-counter-redis-backup'],
+    ['networkpolicy', 'hit-counter-redis-backup'],
+  ] as const;
+  for (const [kind, name] of gone) t.ok(await exists(kind, name), `${kind}/${name} is there before`);
+  const rev = await work.push('remove the PDBs and the backup', async (dir) => {
+    for (const f of removed) await rm(path.join(dir, f));
+  });
+  await refresh(cluster, APP);
+  const app = await waitApp(
+    cluster,
+    APP,
+    `synced at ${rev.slice(0, 8)}`,
+    (a) =>
+      a.status?.operationState?.syncResult?.revision === rev && a.status.operationState.phase === 'Succeeded',
+  );
+  for (const [kind, name] of gone) t.notOk(await exists(kind, name), `${kind}/${name} pruned`);
+  t.ok(
+    await exists('persistentvolumeclaim', 'hit-counter-redis-backup'),
+    'the backup PVC (Prune=false) stays',
+  );
+  const pvc = (app.status.resources as Obj[]).find(
+    (r) => r.kind === 'PersistentVolumeClaim' && r.name === 'hit-counter-redis-backup',
+  );
+  t.match(pvc, { requiresPruning: true }, 'Argo CD reports it as left to prune by hand');
+});
+
+t.test("the AppProject refuses a kind outside its whitelist, in Argo CD's words", async (t) => {
+  const rev = await work.push('add a Role (not in the project)', async (dir) => {
+    await writeFile(
+      path.join(dir, 'charts/hit-counter/templates/role.yaml'),
+      'apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: extra\nrules: []\n',
+    );
+  });
+  await refresh(cluster, APP);
+  // The sync is refused (and retried); Argo CD says why on the resource and the operation.
+  const app = await waitApp(
+    cluster,
+    APP,
+    'refused',
+    (a) => a.status?.sync?.revision === rev && JSON.stringify(a.status).includes('not permitted in project'),
+  );
+  t.match(
+    JSON.stringify(app.status),
+    /resource rbac\.authorization\.k8s\.io:Role is not permitted in project hit-counter/,
+  );
+  t.match(app.status.operationState.message, /one or more synchronization tasks are not valid/);
+  t.notOk(await exists('role', 'extra'), 'the Role was not created');
+});
+
+const application = parse(await readFile(path.join(work.dir, APP_FILE), 'utf8')) as Obj;
+
+for (const [what, edit, message] of [
+  [
+    'a repository outside sourceRepos',
+    (a: Obj) => (a.spec.source.repoURL = 'git://127.0.0.1:9/elsewhere.git'),
+    /application repo git:\/\/127\.0\.0\.1:9\/elsewhere\.git is not permitted in project 'hit-counter'/,
+  ],
+  [
+    'a destination outside the project',
+    (a: Obj) => (a.spec.destination.namespace = 'kube-system'),
+    /namespace 'kube-system' do not match any of the allowed destinations in project 'hit-counter'/,
+  ],
+] as const) {
+  t.test(`the AppProject refuses an Application with ${what}`, async (t) => {
+    const name = `hit-counter-${what.split(' ')[1]}`;
+    const app = structuredClone(application);
+    app.metadata.name = name;
+    delete app.metadata.finalizers;
+    edit(app);
+    await cluster.kubectl(['apply', '-n', ARGOCD_NS, '-f', '-'], { input: JSON.stringify(app) });
+    const seen = await waitApp(cluster, name, 'InvalidSpecError', (a) =>
+      (a.status?.conditions ?? []).some((c: Obj) => c.type === 'InvalidSpecError'),
+    );
+    const condition = (seen.status.conditions as Obj[]).find((c) => c.type === 'InvalidSpecError');
+    t.match(condition?.message, message);
+    t.notOk(seen.status?.operationState, 'nothing was synced');
+    t.ok((await getApp(cluster, APP)).status, 'the minikube app is untouched');
+  });
+}
