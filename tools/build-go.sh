@@ -120,7 +120,15 @@ build_component() {
     fail "tools/wrappers/$name/go.mod does not require $module $version; run there: go get $module@$version"
 
   local ldflags="-s -w" step
-  [[ $name == kubernetes ]] && ldflags+=" $(k8s_ldflags)"
+  case $name in
+  kubernetes) ldflags+=" $(k8s_ldflags)" ;;
+  # The version each one reports (and logs at startup) instead of a placeholder.
+  argocd)
+    local pkg=github.com/argoproj/argo-cd/v3/common
+    ldflags+=" -X $pkg.version=${version#v} -X $pkg.gitTag=$version -X $pkg.gitTreeState=clean"
+    ;;
+  prometheus-operator) ldflags+=" -X github.com/prometheus/common/version.Version=${version#v}" ;;
+  esac
   step=$(extra_step "$name")
   # What the cache entry is made from: the wrapper, the toolchain and platform, the flags and the
   # component's extra step. A change rebuilds it (Go's build cache makes that fast); the same

@@ -2,7 +2,7 @@
 // staging module of k8s.io/kubernetes to its published release, the built binaries report their
 // pinned versions, a built component is never rebuilt, and a held lock makes a second build wait.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -32,7 +32,7 @@ function pins(): Map<string, { module: string; version: string }> {
 
 t.test('each wrapper module requires the version the script pins', async (t) => {
   const p = pins();
-  t.same([...p.keys()].sort(), ['etcd', 'kubernetes', 'kwok']);
+  t.same([...p.keys()].sort(), ['argocd', 'etcd', 'kubernetes', 'kwok', 'prometheus-operator']);
   for (const [name, { module, version }] of p) {
     const { stdout } = await run('go', ['list', '-m', '-f', '{{.Version}}', module], {
       cwd: path.join(wrappers, name),
@@ -76,6 +76,18 @@ t.test('the binaries report their pinned versions', async (t) => {
   t.match(await version('kubectl', 'version', '--client', '-o', 'json'), `"gitVersion": "${k8s}"`);
   t.match(await version('etcd', '--version'), `etcd Version: ${p.get('etcd')!.version.slice(1)}`);
   t.match(await version('kwok', '--version'), p.get('kwok')!.version);
+  t.match(await version('argocd', 'version', '--client', '--short'), `argocd: ${p.get('argocd')!.version}+`);
+  // One binary under four names: each acts as the part its name says.
+  for (const part of [
+    'argocd-repo-server',
+    'argocd-application-controller',
+    'argocd-applicationset-controller',
+  ])
+    t.equal(realpathSync(requireBinary(part)), realpathSync(requireBinary('argocd')), part);
+  t.match(
+    await version('prometheus-operator', '--version'),
+    `prometheus-operator, version ${p.get('prometheus-operator')!.version.slice(1)}`,
+  );
 });
 
 t.test('a built component is linked, not rebuilt', async (t) => {
@@ -122,6 +134,6 @@ t.test('an unknown component is refused with one line', async (t) => {
   t.equal(err.code, 1);
   t.match(
     err.stderr,
-    /^tools\/build-go\.sh: unknown component "kubernets" \(one of: kubernetes etcd kwok\)\n$/,
+    /^tools\/build-go\.sh: unknown component "kubernets" \(one of: kubernetes etcd kwok argocd prometheus-operator\)\n$/,
   );
 });

@@ -5,6 +5,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { crdsEstablished } from '../../tools/cluster/api.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
 import { clusterFor, envValues, installReady } from './fixture.ts';
 
@@ -37,13 +38,8 @@ t.test('with the CRDs, the ServiceMonitors and the PrometheusRule are created an
   const files = readdirSync(crdDir).filter((f) => f.endsWith('.yaml'));
   t.ok(files.length >= 2, `CRDs from ${crdDir}`);
   await c.kubectl(['apply', '--server-side', ...files.flatMap((f) => ['-f', path.join(crdDir, f)])]);
-  await c.kubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    'crd/servicemonitors.monitoring.coreos.com',
-    'crd/prometheusrules.monitoring.coreos.com',
-  ]);
+  const crds = ['servicemonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com'];
+  await waitFor(() => crdsEstablished(c.kubectl, crds), { timeoutMs: 60_000, what: 'the CRDs Established' });
   // helm reads the cluster's APIs afresh: wait until discovery serves the group.
   await waitFor(async () => (await c.kubectl(['api-versions'])).includes('monitoring.coreos.com/v1'), {
     timeoutMs: 30_000,

@@ -88,3 +88,21 @@ export async function runCommand(
     );
   }
 }
+
+/**
+ * True once every named CustomResourceDefinition is Established (its API served). Polled instead
+ * of `kubectl wait`, which fails on a CRD so new that it has no conditions yet.
+ */
+export async function crdsEstablished(
+  kubectl: (args: string[]) => Promise<string>,
+  names: string[],
+): Promise<boolean> {
+  type Crd = { status?: { conditions?: { type: string; status: string }[] } };
+  const got = JSON.parse(await kubectl(['get', 'customresourcedefinitions', ...names, '-o', 'json'])) as
+    Crd | { items: Crd[] };
+  const crds = 'items' in got ? got.items : [got];
+  return (
+    crds.length === names.length &&
+    crds.every((c) => c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True'))
+  );
+}

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { requireBinary } from '../lib/proc.ts';
-import { runCommand } from './api.ts';
+import { crdsEstablished, runCommand } from './api.ts';
 import type { AddOnContext } from './cluster.ts';
 
 export const ARGOCD_VERSION = 'v3.2.11';
@@ -89,12 +89,8 @@ export async function startArgoCd(ctx: AddOnContext, o: { seed: string; repoUrl?
       .map((d) => JSON.stringify(d))
       .join('\n'),
   });
-  await ctx.kubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    ...crds.map((f) => `crd/${f.replace('-crd.yaml', 's')}.argoproj.io`),
-  ]);
+  const crdNames = crds.map((f) => `${f.replace('-crd.yaml', 's')}.argoproj.io`);
+  await ctx.until("Argo CD's CRDs Established", () => crdsEstablished(ctx.kubectl, crdNames));
   // The project every Application may use unless it names another; argocd-server creates it.
   await ctx.kubectl(['apply', '--server-side', '-f', '-'], {
     input: JSON.stringify({

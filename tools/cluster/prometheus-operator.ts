@@ -5,6 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { requireBinary } from '../lib/proc.ts';
+import { crdsEstablished } from './api.ts';
 import type { AddOnContext } from './cluster.ts';
 
 export const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
@@ -22,14 +23,10 @@ export async function startPrometheusOperator(ctx: AddOnContext): Promise<Promet
   const crds = readdirSync(crdDir).filter((f) => f.endsWith('.yaml'));
   ctx.log(`applying prometheus-operator ${PROMETHEUS_OPERATOR_VERSION}'s CRDs ...`);
   await ctx.kubectl(['apply', '--server-side', ...crds.flatMap((f) => ['-f', join(crdDir, f)])]);
-  await ctx.kubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    ...crds.map(
-      (f) => `crd/${f.replace(/^monitoring\.coreos\.com_(\w+)\.yaml$/, '$1.monitoring.coreos.com')}`,
-    ),
-  ]);
+  const names = crds.map((f) =>
+    f.replace(/^monitoring\.coreos\.com_(\w+)\.yaml$/, '$1.monitoring.coreos.com'),
+  );
+  await ctx.until('the monitoring CRDs Established', () => crdsEstablished(ctx.kubectl, names));
   ctx.log('starting prometheus-operator ...');
   const port = await ctx.start(
     'prometheus-operator',
