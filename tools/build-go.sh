@@ -96,12 +96,24 @@ argocd_parts() {
   chmod -R u+w "$out/manifests"
 }
 
+# The operator runs against its own release's CRDs (Prometheus, ServiceMonitor, PrometheusRule ...).
+operator_crds() {
+  local out=$1 dir
+  dir=$(cd "$root/tools/wrappers/prometheus-operator" && go list -m -f '{{.Dir}}' github.com/prometheus-operator/prometheus-operator) ||
+    fail "go list -m github.com/prometheus-operator/prometheus-operator failed in tools/wrappers/prometheus-operator"
+  [[ -d $dir/example/prometheus-operator-crd ]] || fail "prometheus-operator has no example/prometheus-operator-crd"
+  mkdir -p "$out"
+  cp "$dir"/example/prometheus-operator-crd/*.yaml "$out/"
+  chmod -R u+w "$out"
+}
+
 # The extra step of a component (its own shell function), if it has one.
 extra_step() {
   case $1 in
   kubernetes) echo k8s_openapi ;;
   kwok) echo kwok_stages ;;
   argocd) echo argocd_parts ;;
+  prometheus-operator) echo operator_crds ;;
   esac
 }
 
@@ -171,6 +183,7 @@ build_component() {
     kubernetes) k8s_openapi "$tmp/openapi" ;;
     kwok) kwok_stages "$version" >"$tmp/stages.yaml" ;;
     argocd) argocd_parts "$tmp" ;;
+    prometheus-operator) operator_crds "$tmp/crds" ;;
     esac
     echo "$stamp" >"$tmp/.stamp"
     rm -rf "$dest"
@@ -183,6 +196,7 @@ build_component() {
   kubernetes) ln -sfn "$dest/openapi" "$tools/kubernetes-openapi" ;;
   kwok) ln -sfn "$dest/stages.yaml" "$tools/kwok-stages.yaml" ;;
   argocd) ln -sfn "$dest/manifests" "$tools/argocd-manifests" ;;
+  prometheus-operator) ln -sfn "$dest/crds" "$tools/prometheus-operator-crds" ;;
   esac
   # Every program of the entry, the multi-call binary's names included.
   local bin

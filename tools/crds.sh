@@ -12,7 +12,7 @@ tools=${HIT_COUNTER_TOOLS:-$root/.tools}
 
 # ---- pins: <dir> <module@version> <folder in the module> <CRD files> ----------------------
 CRD_SETS=(
-  "prometheus-operator github.com/prometheus-operator/prometheus-operator@v0.85.0 example/prometheus-operator-crd monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_prometheusrules.yaml monitoring.coreos.com_podmonitors.yaml monitoring.coreos.com_prometheuses.yaml monitoring.coreos.com_alertmanagers.yaml monitoring.coreos.com_alertmanagerconfigs.yaml monitoring.coreos.com_probes.yaml monitoring.coreos.com_prometheusagents.yaml monitoring.coreos.com_scrapeconfigs.yaml monitoring.coreos.com_thanosrulers.yaml"
+  "prometheus-operator github.com/prometheus-operator/prometheus-operator@v0.85.0 example/prometheus-operator-crd monitoring.coreos.com_servicemonitors.yaml monitoring.coreos.com_prometheusrules.yaml monitoring.coreos.com_podmonitors.yaml"
   "argo-cd github.com/argoproj/argo-cd/v3@v3.2.11 manifests/crds application-crd.yaml appproject-crd.yaml applicationset-crd.yaml"
 )
 # -------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 // Secret and RBAC from the same release's install manifest, Redis on loopback, and a git server
 // (`git daemon`, loopback) whose repository hit-counter.git starts as a copy of a checkout's HEAD
 // on `main`. argocd-server (UI, API, SSO) is not run: the Applications are applied with kubectl.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { requireBinary } from '../lib/proc.ts';
@@ -48,6 +48,7 @@ export async function startArgoCd(ctx: AddOnContext, o: { seed: string; repoUrl?
     helm: requireBinary('helm'),
   };
   const manifests = join(toolsDir, 'argocd-manifests');
+  if (!existsSync(manifests)) throw new Error('Argo CD manifests not found: run `bash tools/install.sh`');
   const home = join(ctx.dir, 'argocd');
   for (const d of ['tmp', 'home', 'ssh', 'tls', 'gpg']) mkdirSync(join(home, d), { recursive: true });
 

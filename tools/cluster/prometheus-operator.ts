@@ -1,8 +1,8 @@
 // prometheus-operator on the local cluster, for real: the pinned v0.85.0 build (tools/build-go.sh)
-// with the monitoring.coreos.com CRDs of the same release (tools/crds.sh). It turns ServiceMonitors
+// with all the monitoring.coreos.com CRDs of the same release (from its module zip). It turns ServiceMonitors
 // and PrometheusRules into the configuration it writes for each Prometheus object (the Secret
 // prometheus-<name>); under kwok the Prometheus pods it creates are simulated, not run.
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { requireBinary } from '../lib/proc.ts';
 import { crdsEstablished } from './api.ts';
@@ -19,7 +19,8 @@ export interface PrometheusOperator {
 
 export async function startPrometheusOperator(ctx: AddOnContext): Promise<PrometheusOperator> {
   const bin = requireBinary('prometheus-operator');
-  const crdDir = join(toolsDir, 'crds', 'prometheus-operator');
+  const crdDir = join(toolsDir, 'prometheus-operator-crds');
+  if (!existsSync(crdDir)) throw new Error('prometheus-operator CRDs not found: run `bash tools/install.sh`');
   const crds = readdirSync(crdDir).filter((f) => f.endsWith('.yaml'));
   ctx.log(`applying prometheus-operator ${PROMETHEUS_OPERATOR_VERSION}'s CRDs ...`);
   await ctx.kubectl(['apply', '--server-side', ...crds.flatMap((f) => ['-f', join(crdDir, f)])]);
