@@ -22,8 +22,8 @@ COMPONENTS=(
   "kwok sigs.k8s.io/kwok@v0.8.0 3 sigs.k8s.io/kwok/cmd/kwok"
   # One multi-call binary that acts as the part its name says (argocd-repo-server, ...).
   # v3.2.12 does not compile; v3.3 and later need a local gitops-engine the proxy does not serve.
-  "argocd github.com/argoproj/argo-cd/v3@v3.2.11 15 github.com/argoproj/argo-cd/v3/cmd:argocd"
-  "prometheus-operator github.com/prometheus-operator/prometheus-operator@v0.85.0 4 github.com/prometheus-operator/prometheus-operator/cmd/operator:prometheus-operator"
+  "argocd github.com/argoproj/argo-cd/v3@v3.2.11 7 github.com/argoproj/argo-cd/v3/cmd:argocd"
+  "prometheus-operator github.com/prometheus-operator/prometheus-operator@v0.85.0 3 github.com/prometheus-operator/prometheus-operator/cmd/operator:prometheus-operator"
 )
 # -------------------------------------------------------------------------------------------
 

@@ -17,8 +17,8 @@ const scratch = tempDir('cluster-cli-');
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
 const env = { ...process.env, HIT_COUNTER_CLUSTER_STATE: join(scratch, 'state.json') };
 let runs = 0;
-const launch = (): Proc =>
-  spawnProcess(process.execPath, [cli, 'up'], { env, logFile: join(scratch, `up-${runs++}.log`) });
+const launch = (...args: string[]): Proc =>
+  spawnProcess(process.execPath, [cli, 'up', ...args], { env, logFile: join(scratch, `up-${runs++}.log`) });
 const command = (...args: string[]) => run(process.execPath, [cli, ...args], { env });
 
 const printedPids = (log: string): number[] =>
@@ -30,8 +30,10 @@ async function stopCli(proc: Proc): Promise<void> {
   for (const pid of printedPids(proc.log()).filter(isAlive)) process.kill(pid, 'SIGKILL');
 }
 
-async function up(): Promise<{ proc: Proc; kubeconfig: string; pids: number[]; dir: string }> {
-  const proc = launch();
+async function up(
+  ...args: string[]
+): Promise<{ proc: Proc; kubeconfig: string; pids: number[]; dir: string }> {
+  const proc = launch(...args);
   t.teardown(() => stopCli(proc));
   const kubeconfig = await waitFor(
     () => {
@@ -43,16 +45,36 @@ async function up(): Promise<{ proc: Proc; kubeconfig: string; pids: number[]; d
   return { proc, kubeconfig, pids: printedPids(proc.log()), dir: join(kubeconfig, '..') };
 }
 
-t.test('up, status, env, kubectl, down', async (t) => {
-  const { proc, kubeconfig, pids, dir } = await up();
+t.test('up --argocd, status, env, kubectl, the git server, down', async (t) => {
+  const { proc, kubeconfig, pids, dir } = await up('--argocd');
   t.same(
     [...proc.log().matchAll(/^(\S+)\s+pid \d+/gm)].map((m) => m[1]),
-    ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'],
+    [
+      'etcd',
+      'kube-apiserver',
+      'kube-controller-manager',
+      'kube-scheduler',
+      'kwok',
+      'git-daemon',
+      'argocd-redis',
+      'argocd-repo-server',
+      'argocd-application-controller',
+      'argocd-applicationset-controller',
+    ],
     'every part printed with pid, port and log',
   );
   t.ok(pids.every(isAlive));
   const status = await command('status');
   t.match(status.stdout, /API server https:\/\/127\.0\.0\.1:\d+: ready/);
+  const repoUrl = /git server \(Argo CD reads it\): (git:\/\/127\.0\.0\.1:\d+\/hit-counter\.git)/.exec(
+    status.stdout,
+  )?.[1];
+  t.ok(repoUrl, 'status names the git server');
+  const [remote, head] = await Promise.all([
+    run('git', ['ls-remote', repoUrl!, 'refs/heads/main']),
+    run('git', ['rev-parse', 'HEAD'], { cwd: join(import.meta.dirname, '..', '..') }),
+  ]);
+  t.equal(remote.stdout.split('\t')[0], head.stdout.trim(), "its main is this checkout's HEAD");
   t.equal(
     (await command('env')).stdout.trim(),
     `export KUBECONFIG=${kubeconfig} KUBECACHEDIR=${join(dir, 'kube-cache')}`,

@@ -174,10 +174,11 @@ async function up(args: string[]): Promise<void> {
 /** What to do with the git server: the loop of README "Try the GitOps loop locally". */
 function gitopsHelp(repoUrl: string): string {
   return [
-    `\nArgo CD syncs from ${repoUrl} (main = this checkout's HEAD). In a clone:`,
-    `  git clone ${repoUrl} /tmp/hc && cd /tmp/hc && npm run gitops:set-repo -- ${repoUrl}`,
-    '  kubectl apply -n argocd -f argocd/project.yaml -f argocd/applications/hit-counter-minikube.yaml',
-    '  npm run promote -- set minikube <tag> && git commit -am promote && git push   # Argo CD deploys it',
+    `\nArgo CD syncs from ${repoUrl} (main = this checkout's HEAD). The loop, from this checkout:`,
+    `  git clone ${repoUrl} /tmp/hc && npm run gitops:set-repo -- ${repoUrl} --root /tmp/hc`,
+    "  git -C /tmp/hc commit -qam 'Argo CD reads the local git server' && git -C /tmp/hc push",
+    '  kubectl apply -n argocd -f /tmp/hc/argocd/project.yaml -f /tmp/hc/argocd/applications/hit-counter-minikube.yaml',
+    '  npm run promote -- set minikube <tag> --root /tmp/hc && git -C /tmp/hc commit -qam deploy && git -C /tmp/hc push',
   ].join('\n');
 }
 
@@ -232,6 +233,7 @@ async function status(): Promise<boolean> {
   console.log(
     `API server ${s.server}: ${ready?.status === 200 ? 'ready' : `not ready (${ready?.body.trim() ?? 'no answer'})`}`,
   );
+  if (s.repoUrl) console.log(`git server (Argo CD reads it): ${s.repoUrl}`);
   console.log(exports(s));
   return ok;
 }
