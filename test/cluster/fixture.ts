@@ -3,7 +3,7 @@
 // the API (what the controllers report), with a deadline and the cluster's own words on timeout.
 import path from 'node:path';
 import type { Test } from 'tap';
-import { startCluster, type Cluster } from '../../tools/cluster/cluster.ts';
+import { startCluster, type Cluster, type ClusterOptions } from '../../tools/cluster/cluster.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -14,9 +14,9 @@ export const release = 'hit-counter';
 /** The label the Argo CD Applications put on the namespaces they create. */
 export const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted' };
 
-/** A cluster for this test file (three kwok nodes in three zones), stopped at its end. */
-export async function clusterFor(t: Test): Promise<Cluster> {
-  const cluster = await startCluster({ nodes: 3 });
+/** A cluster for this test file (three kwok nodes in three zones, add-ons as `o` asks), stopped at its end. */
+export async function clusterFor(t: Test, o: ClusterOptions = {}): Promise<Cluster> {
+  const cluster = await startCluster({ nodes: 3, ...o });
   t.teardown(() => cluster.stop());
   return cluster;
 }

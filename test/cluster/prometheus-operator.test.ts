@@ -13,20 +13,20 @@ import { parseManifests } from '../../tools/lib/helm.ts';
 import { scrapeJobs } from '../../tools/lib/prometheus-config.ts';
 import { requireBinary, waitFor } from '../../tools/lib/proc.ts';
 import { NAMESPACE } from '../../tools/stack/monitoring.ts';
-import { startCluster } from '../../tools/cluster/cluster.ts';
-import { installReady } from './fixture.ts';
+import { clusterFor, installReady } from './fixture.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;
 const run = promisify(execFile);
 
-const c = await startCluster({ nodes: 3, prometheusOperator: true });
-t.teardown(() => c.stop());
+const c = await clusterFor(t, { prometheusOperator: true });
 
 // The chart as the local stack renders it (tools/stack/monitoring.ts), installed for real.
 const set = ['servicemonitor.enabled=true'];
 await installReady(c, { namespace: NAMESPACE, set });
 const objects = parseManifests(await c.helm(['get', 'manifest', 'hit-counter', '-n', NAMESPACE]));
+// The local stack's scrape jobs for the same objects, by job name.
+const localJobs = new Map(scrapeJobs(objects, NAMESPACE).map((j) => [j.jobName, j]));
 const labels = objects.find((o) => o.kind === 'ServiceMonitor')!.metadata.labels as Record<string, string>;
 
 // A Prometheus object selecting the chart's monitors and rules by their release label, as
@@ -75,14 +75,9 @@ t.test('the operator writes one job per ServiceMonitor, the ones the local stack
     'serviceMonitor/hit-counter/hit-counter-redis/0',
     'serviceMonitor/hit-counter/hit-counter/0',
   ]);
-  t.same(
-    scrapeJobs(objects, NAMESPACE)
-      .map((j) => j.jobName)
-      .sort(),
-    jobsOf(config),
-  );
+  t.same([...localJobs.keys()].sort(), jobsOf(config));
   for (const job of config.scrape_configs as Obj[]) {
-    const local = scrapeJobs(objects, NAMESPACE).find((j) => j.jobName === job.job_name)!;
+    const local = localJobs.get(job.job_name)!;
     t.equal(job.metrics_path, local.path, `${job.job_name}: path`);
     t.equal(job.scrape_interval, local.interval, `${job.job_name}: interval`);
     t.equal(job.scrape_timeout, local.scrapeTimeout, `${job.job_name}: timeout`);
@@ -103,7 +98,7 @@ t.test(
   'each job labels its targets as the local stack does: job, namespace, service, pod, container, endpoint',
   async (t) => {
     for (const job of config.scrape_configs as Obj[]) {
-      const local = scrapeJobs(objects, NAMESPACE).find((j) => j.jobName === job.job_name)!;
+      const local = localJobs.get(job.job_name)!;
       const rules = job.relabel_configs as Obj[];
       const writes = (label: string): Obj | undefined =>
         rules.filter((r) => r.target_label === label && (r.action ?? 'replace') === 'replace').at(-1);

@@ -13,7 +13,6 @@ import {
   argocdCluster,
   eksHealthProblems,
   healthy,
-  plainCluster,
   prepareEks,
   registerCluster,
   seedCheckout,
@@ -22,9 +21,10 @@ import {
   workClone,
   type Obj,
 } from './argocd-fixture.ts';
+import { clusterFor } from '../cluster/fixture.ts';
 
 const central = await argocdCluster(t, { gitSeed: await seedCheckout(t) });
-const eks = await plainCluster(t, { prometheusOperator: true });
+const eks = await clusterFor(t, { prometheusOperator: true });
 const work = await workClone(t, central.argocd!.repoUrl);
 await registerCluster(central, 'minikube', central);
 await registerCluster(central, 'eks', eks);

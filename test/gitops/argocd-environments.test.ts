@@ -23,6 +23,7 @@ import {
   prepareEks,
   refresh,
   rendered,
+  resourceOf,
   seedCheckout,
   syncedAt,
   waitApp,
@@ -44,7 +45,7 @@ async function snapshot(c: Cluster, app: Obj): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const r of app.status.resources as Obj[]) {
     if (r.namespace !== APP_NS) continue;
-    const o = await c.getJson([`${r.kind}.${r.group || ''}`.replace(/\.$/, ''), r.name, '-n', APP_NS]);
+    const o = await c.getJson([resourceOf(r), r.name, '-n', APP_NS]);
     const { labels, annotations } = o.metadata;
     out.set(`${r.kind}/${r.name}`, JSON.stringify({ labels, annotations, spec: o.spec, data: o.data }));
   }
@@ -90,9 +91,7 @@ t.test('each environment syncs on its own cluster: every rendered object, Health
     names(
       (
         await c.getJson<{ items: Obj[] }>([
-          [...new Set(managed(app).map((r: Obj) => `${r.kind}.${r.group || ''}`.replace(/\.$/, '')))].join(
-            ',',
-          ),
+          [...new Set(managed(app).map(resourceOf))].join(','),
           '-n',
           APP_NS,
         ])

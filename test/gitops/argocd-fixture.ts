@@ -2,18 +2,16 @@
 // whose git server starts from this checkout's working tree, a clone of that repository pointed at
 // it with `npm run gitops:set-repo` (the README's GitOps loop), commits pushed to it, and the
 // Applications' state read from the API with a deadline.
-import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Test } from 'tap';
-import { startCluster, type Cluster, type ClusterOptions } from '../../tools/cluster/cluster.ts';
+import type { Cluster, ClusterOptions } from '../../tools/cluster/cluster.ts';
+import { runCommand } from '../../tools/cluster/api.ts';
 import { helmTemplate, parseManifests, type K8sObject } from '../../tools/lib/helm.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
+import { clusterFor } from '../cluster/fixture.ts';
 import { repoRoot, runCli } from './fixtures.ts';
-
-const run = promisify(execFile);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Obj = Record<string, any>;
@@ -29,8 +27,7 @@ const author = {
 };
 
 export async function git(cwd: string, args: string[]): Promise<string> {
-  const { stdout } = await run('git', args, { cwd, env: { ...process.env, ...author } });
-  return stdout;
+  return (await runCommand('git', args, { cwd, env: { ...process.env, ...author } })).stdout;
 }
 
 async function tempDir(t: Test, prefix: string): Promise<string> {
@@ -63,17 +60,8 @@ export async function seedCheckout(t: Test): Promise<string> {
 }
 
 /** A cluster with Argo CD for this test file (three kwok nodes), stopped at its end. */
-export async function argocdCluster(t: Test, o: ClusterOptions): Promise<Cluster> {
-  const cluster = await startCluster({ nodes: 3, argocd: true, ...o });
-  t.teardown(() => cluster.stop());
-  return cluster;
-}
-
-/** A plain cluster (a destination of a central Argo CD), stopped at the end of the test file. */
-export async function plainCluster(t: Test, o: ClusterOptions = {}): Promise<Cluster> {
-  const cluster = await startCluster({ nodes: 3, ...o });
-  t.teardown(() => cluster.stop());
-  return cluster;
+export function argocdCluster(t: Test, o: ClusterOptions): Promise<Cluster> {
+  return clusterFor(t, { argocd: true, ...o });
 }
 
 export interface Work {
@@ -209,6 +197,9 @@ export async function rendered(dir: string, env: string, apiVersions: string[] =
   );
   return objects.filter((o) => !o.metadata.annotations?.['helm.sh/hook']?.includes('test'));
 }
+
+/** The kubectl resource of an Argo CD resource entry: Kind.group, or Kind for the core group. */
+export const resourceOf = (r: Obj): string => (r.group ? `${r.kind}.${r.group}` : r.kind);
 
 /** kind/name of each object, sorted. */
 export const names = (objects: readonly object[]): string[] =>
