@@ -44,28 +44,26 @@ k8s_ldflags() {
   echo "${flags[*]}"
 }
 
+# Each component's extra step is called with the cache entry being built and the directory of its
+# module zip, and writes what it keeps from the zip into the entry.
+
 # kwok does nothing without stages: its own "fast" set (nodes Ready with a lease heartbeat, pods
-# Running and Ready at once, completed and deleted), from its module zip.
+# Running and Ready at once, completed and deleted), into stages.yaml.
 kwok_stages() {
-  local dir
-  dir=$(cd "$root/tools/wrappers/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok) ||
-    fail "go list -m sigs.k8s.io/kwok failed in tools/wrappers/kwok"
-  local f
+  local out=$1 dir=$2 f
   for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
     pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
-    [[ -f $dir/kustomize/stage/$f.yaml ]] || fail "kwok $1 has no kustomize/stage/$f.yaml"
+    [[ -f $dir/kustomize/stage/$f.yaml ]] || fail "sigs.k8s.io/kwok has no kustomize/stage/$f.yaml"
     echo "---"
     cat "$dir/kustomize/stage/$f.yaml"
-  done
+  done >"$out/stages.yaml"
 }
 
-# The API server's OpenAPI v3 documents of the same release, from its module zip, laid out as
+# The API server's OpenAPI v3 documents of the same release, into openapi/, laid out as
 # kubectl-validate's --local-schemas reads them (api/v1.json, apis/<group>/<version>.json): the
 # offline schema pre-check validates against exactly the cluster's version.
 k8s_openapi() {
-  local out=$1 dir f base
-  dir=$(cd "$root/tools/wrappers/kubernetes" && go list -m -f '{{.Dir}}' k8s.io/kubernetes) ||
-    fail "go list -m k8s.io/kubernetes failed in tools/wrappers/kubernetes"
+  local out=$1/openapi dir=$2 f base
   [[ -d $dir/api/openapi-spec/v3 ]] || fail "k8s.io/kubernetes has no api/openapi-spec/v3"
   mkdir -p "$out/api" "$out/apis"
   for f in "$dir"/api/openapi-spec/v3/api*__*_openapi.json; do
@@ -83,11 +81,9 @@ k8s_openapi() {
 }
 
 # Argo CD's parts are its one binary under their own names; its CRDs and its install manifest (the
-# ConfigMaps, Secret and RBAC the parts read) come from the same module zip.
+# ConfigMaps, Secret and RBAC the parts read) go into manifests/.
 argocd_parts() {
-  local out=$1 dir part
-  dir=$(cd "$root/tools/wrappers/argocd" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3) ||
-    fail "go list -m github.com/argoproj/argo-cd/v3 failed in tools/wrappers/argocd"
+  local out=$1 dir=$2 part
   for part in argocd-repo-server argocd-application-controller argocd-applicationset-controller; do
     ln -sfn argocd "$out/$part"
   done
@@ -96,11 +92,10 @@ argocd_parts() {
   chmod -R u+w "$out/manifests"
 }
 
-# The operator runs against its own release's CRDs (Prometheus, ServiceMonitor, PrometheusRule ...).
+# The operator runs against its own release's CRDs (Prometheus, ServiceMonitor, PrometheusRule ...),
+# into crds/.
 operator_crds() {
-  local out=$1 dir
-  dir=$(cd "$root/tools/wrappers/prometheus-operator" && go list -m -f '{{.Dir}}' github.com/prometheus-operator/prometheus-operator) ||
-    fail "go list -m github.com/prometheus-operator/prometheus-operator failed in tools/wrappers/prometheus-operator"
+  local out=$1/crds dir=$2
   [[ -d $dir/example/prometheus-operator-crd ]] || fail "prometheus-operator has no example/prometheus-operator-crd"
   mkdir -p "$out"
   cp "$dir"/example/prometheus-operator-crd/*.yaml "$out/"
@@ -179,12 +174,12 @@ build_component() {
       [[ -x $tmp/$base ]] || fail "building $name@$version gave no $base"
       if [[ $base != "${bins[$i]}" ]]; then mv "$tmp/$base" "$tmp/${bins[$i]}"; fi
     done
-    case $name in
-    kubernetes) k8s_openapi "$tmp/openapi" ;;
-    kwok) kwok_stages "$version" >"$tmp/stages.yaml" ;;
-    argocd) argocd_parts "$tmp" ;;
-    prometheus-operator) operator_crds "$tmp/crds" ;;
-    esac
+    if [[ -n $step ]]; then
+      local moddir
+      moddir=$(cd "$wrapper" && go list -m -f '{{.Dir}}' "$module") ||
+        fail "go list -m $module failed in tools/wrappers/$name"
+      "$step" "$tmp" "$moddir"
+    fi
     echo "$stamp" >"$tmp/.stamp"
     rm -rf "$dest"
     mv "$tmp" "$dest"
