@@ -24,6 +24,9 @@ COMPONENTS=(
   # v3.2.12 does not compile; v3.3 and later need a local gitops-engine the proxy does not serve.
   "argocd github.com/argoproj/argo-cd/v3@v3.2.11 7 github.com/argoproj/argo-cd/v3/cmd:argocd"
   "prometheus-operator github.com/prometheus-operator/prometheus-operator@v0.85.0 3 github.com/prometheus-operator/prometheus-operator/cmd/operator:prometheus-operator"
+  # The real node's cluster DNS and storage provisioner (v0.0.30 is the newest the proxy serves).
+  "coredns github.com/coredns/coredns@v1.15.0 5 github.com/coredns/coredns"
+  "local-path-provisioner github.com/rancher/local-path-provisioner@v0.0.30 3 github.com/rancher/local-path-provisioner"
 )
 # -------------------------------------------------------------------------------------------
 
@@ -102,6 +105,16 @@ operator_crds() {
   chmod -R u+w "$out"
 }
 
+# The provisioner runs from its release's own install manifest (namespace, RBAC, StorageClass and
+# the ConfigMap with its helper pod), into deploy/.
+local_path_manifest() {
+  local out=$1/deploy dir=$2
+  [[ -f $dir/deploy/local-path-storage.yaml ]] || fail "local-path-provisioner has no deploy/local-path-storage.yaml"
+  mkdir -p "$out"
+  cp "$dir/deploy/local-path-storage.yaml" "$out/"
+  chmod -R u+w "$out"
+}
+
 # The extra step of a component (its own shell function), if it has one.
 extra_step() {
   case $1 in
@@ -109,6 +122,7 @@ extra_step() {
   kwok) echo kwok_stages ;;
   argocd) echo argocd_parts ;;
   prometheus-operator) echo operator_crds ;;
+  local-path-provisioner) echo local_path_manifest ;;
   esac
 }
 
@@ -135,6 +149,7 @@ build_component() {
     ldflags+=" -X $pkg.version=${version#v} -X $pkg.gitTag=$version -X $pkg.gitTreeState=clean"
     ;;
   prometheus-operator) ldflags+=" -X github.com/prometheus/common/version.Version=${version#v}" ;;
+  local-path-provisioner) ldflags+=" -X main.VERSION=$version" ;;
   esac
   step=$(extra_step "$name")
   # What the cache entry is made from: the wrapper, the toolchain and platform, the flags and the
@@ -192,6 +207,7 @@ build_component() {
   kwok) ln -sfn "$dest/stages.yaml" "$tools/kwok-stages.yaml" ;;
   argocd) ln -sfn "$dest/manifests" "$tools/argocd-manifests" ;;
   prometheus-operator) ln -sfn "$dest/crds" "$tools/prometheus-operator-crds" ;;
+  local-path-provisioner) ln -sfn "$dest/deploy/local-path-storage.yaml" "$tools/local-path-storage.yaml" ;;
   esac
   # Every program of the entry, the multi-call binary's names included.
   local bin

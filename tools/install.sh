@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs every external tool the project needs, at pinned versions, into a git-ignored
 # cache (.tools/ by default, or $HIT_COUNTER_TOOLS). Safe to run again: what is present is kept.
-# The local cluster's components (etcd, Kubernetes, kwok, Argo CD, prometheus-operator) are built by
-# tools/build-go.sh into a per-user cache that fresh clones share.
+# The local cluster's components (etcd, Kubernetes, kwok, Argo CD, prometheus-operator, CoreDNS,
+# local-path-provisioner) are built by tools/build-go.sh into a per-user cache that fresh clones
+# share.
 #
 #   bash tools/install.sh          everything the tests need
 #   bash tools/install.sh node     only Node 24 and the npm dependencies (enough for `npm start`)
@@ -42,6 +43,10 @@ DEB_PACKAGES=(
   "fuse-overlayfs 1.10"
   "containernetworking-plugins 1.1."
   "debootstrap 1.0."
+  "containerd 1.6." # the real node's container runtime (with runc above)
+  "busybox-static 1:1.35." # the lab busybox image (local-path-provisioner's helper pods)
+  "libcap2-bin 1:2.66" # setcap: the lab CoreDNS image binds port 53 as non-root
+  "curl 7.88." # the tests' curl on the NodePort
 )
 # -------------------------------------------------------------------------------------------
 

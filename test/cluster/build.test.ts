@@ -32,7 +32,15 @@ function pins(): Map<string, { module: string; version: string }> {
 
 t.test('each wrapper module requires the version the script pins', async (t) => {
   const p = pins();
-  t.same([...p.keys()].sort(), ['argocd', 'etcd', 'kubernetes', 'kwok', 'prometheus-operator']);
+  t.same([...p.keys()].sort(), [
+    'argocd',
+    'coredns',
+    'etcd',
+    'kubernetes',
+    'kwok',
+    'local-path-provisioner',
+    'prometheus-operator',
+  ]);
   for (const [name, { module, version }] of p) {
     const { stdout } = await run('go', ['list', '-m', '-f', '{{.Version}}', module], {
       cwd: path.join(wrappers, name),
@@ -88,6 +96,13 @@ t.test('the binaries report their pinned versions', async (t) => {
     await version('prometheus-operator', '--version'),
     `prometheus-operator, version ${p.get('prometheus-operator')!.version.slice(1)}`,
   );
+  t.match(await version('kubelet', '--version'), `Kubernetes ${k8s}`);
+  t.match(await version('kube-proxy', '--version'), `Kubernetes ${k8s}`);
+  t.match(await version('coredns', '-version'), `CoreDNS-${p.get('coredns')!.version.slice(1)}`);
+  t.match(
+    await version('local-path-provisioner', '--version'),
+    `local-path-provisioner version ${p.get('local-path-provisioner')!.version}`,
+  );
 });
 
 t.test('a built component is linked, not rebuilt', async (t) => {
@@ -134,6 +149,6 @@ t.test('an unknown component is refused with one line', async (t) => {
   t.equal(err.code, 1);
   t.match(
     err.stderr,
-    /^tools\/build-go\.sh: unknown component "kubernets" \(one of: kubernetes etcd kwok argocd prometheus-operator\)\n$/,
+    /^tools\/build-go\.sh: unknown component "kubernets" \(one of: kubernetes etcd kwok argocd prometheus-operator coredns local-path-provisioner\)\n$/,
   );
 });
