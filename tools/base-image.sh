@@ -5,8 +5,11 @@
 # The result is imported into podman as $HIT_COUNTER_BASE_IMAGE (default below) and its name is
 # printed on stdout. Cached: an existing image is kept, and the debootstrap tarball is kept under
 # .tools/base/ so a rebuild of the image does not fetch Debian again.
+# With `debian`, the same Debian minbase alone (no Node) is imported as $HIT_COUNTER_DEBIAN_IMAGE,
+# the base of the images tools/lab-images.sh builds from Debian's packages.
 #
 #   bash tools/base-image.sh          (needs root: debootstrap and rootful podman)
+#   bash tools/base-image.sh debian   the plain Debian minbase image
 #   DEBIAN_MIRROR=http://host/debian bash tools/base-image.sh     another mirror
 set -euo pipefail
 
@@ -19,16 +22,22 @@ fail() {
   echo "tools/base-image.sh: $1" >&2
   exit 1
 }
+mode=${1:-node}
+[[ $mode == node || $mode == debian ]] || fail "unknown argument \"$mode\" (none for the Node base, or \`debian\`)"
 for bin in debootstrap podman tar; do
   command -v "$bin" >/dev/null || fail "$bin not found: run \`bash tools/install.sh\`"
 done
-[[ -x $tools/bin/node ]] || fail "Node not found in $tools/bin: run \`bash tools/install.sh\`"
+[[ $mode == debian || -x $tools/bin/node ]] || fail "Node not found in $tools/bin: run \`bash tools/install.sh\`"
 [[ -f $tools/containers.conf ]] || fail "$tools/containers.conf not found: run \`bash tools/install.sh\`"
 export CONTAINERS_CONF=$tools/containers.conf
 [[ $(id -u) == 0 ]] || fail "debootstrap needs root; run it as root (or with sudo)"
 
-node_version=$("$tools/bin/node" --version) # e.g. v24.21.0
-image=${HIT_COUNTER_BASE_IMAGE:-localhost/hit-counter-base:node${node_version#v}-$SUITE}
+if [[ $mode == debian ]]; then
+  image=${HIT_COUNTER_DEBIAN_IMAGE:-localhost/hit-counter-debian:$SUITE}
+else
+  node_version=$("$tools/bin/node" --version) # e.g. v24.21.0
+  image=${HIT_COUNTER_BASE_IMAGE:-localhost/hit-counter-base:node${node_version#v}-$SUITE}
+fi
 if podman image exists "$image"; then
   echo "$image"
   exit 0
@@ -62,6 +71,18 @@ if [[ ! -f $rootfs_tar ]]; then
   tar -C "$work/rootfs" --numeric-owner -cf "$rootfs_tar.tmp" .
   mv "$rootfs_tar.tmp" "$rootfs_tar"
   rm -rf "$work/rootfs"
+fi
+
+# The plain Debian image is that tarball as one layer.
+if [[ $mode == debian ]]; then
+  echo "importing $image ..." >&2
+  podman import --quiet \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'CMD ["bash"]' \
+    --message "Debian $SUITE minbase" \
+    "$rootfs_tar" "$image" >/dev/null
+  echo "$image"
+  exit 0
 fi
 
 # 2. Node and npm under /usr/local, as the official node images have them.
