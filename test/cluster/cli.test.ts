@@ -126,7 +126,7 @@ t.test('SIGINT during startup stops what was started', async (t) => {
 });
 
 t.test('bad arguments get one line and exit 2', async (t) => {
-  for (const args of [['up', '--nodes', '0'], ['sideways'], []]) {
+  for (const args of [['up', '--nodes', '0'], ['up', '--node', 'virtual'], ['sideways'], []]) {
     const err = (await command(...args).catch((e: unknown) => e)) as { code: number; stderr: string };
     t.equal(err.code, 2, `${args.join(' ') || '(none)'}: exit 2`);
     t.match(err.stderr, /^cluster: .+\nusage: npm run cluster/);

@@ -1,4 +1,4 @@
-// npm run cluster -- up [--nodes N] [--keep] [--argocd] [--prometheus-operator] | down | status | env
+// npm run cluster -- up [--node kwok|real] [--nodes N] [--keep] [--argocd] [--prometheus-operator] | down | status | env
 // `up` starts the local cluster (cluster.ts) in the foreground, prints every part's pid, port and
 // log and the KUBECONFIG to export, and stops everything on Ctrl-C or `down` (from another shell).
 // A state file records the running cluster for `down`, `status` and `env`.
@@ -10,9 +10,10 @@ import { waitFor } from '../lib/proc.ts';
 import { isAlive, runsIn } from '../stack/procfs.ts';
 import { apiGet } from './api.ts';
 import { KUBERNETES_VERSION, startCluster, type Cluster, type Part } from './cluster.ts';
+import { undoNodeHost } from './node-host.ts';
 
 const usage =
-  'usage: npm run cluster -- up [--nodes N (default 1)] [--keep] [--argocd] [--prometheus-operator] | down | status | env';
+  'usage: npm run cluster -- up [--node kwok|real (default kwok)] [--nodes N (default 1, kwok)] [--keep] [--argocd] [--prometheus-operator] | down | status | env';
 
 interface State {
   launcherPid: number;
@@ -56,7 +57,12 @@ async function current(): Promise<State | undefined> {
       process.kill(p.pid, 'SIGKILL'),
     );
   }
-  if (s.dir) rmSync(s.dir, { recursive: true, force: true });
+  if (s.dir) {
+    // A real node's changes to the machine (network, cgroups, mounts), from its record.
+    const left = undoNodeHost(s.dir);
+    if (left.length) throw new Error(`could not remove what the real node left: ${left.join('; ')}`);
+    rmSync(s.dir, { recursive: true, force: true });
+  }
   rmSync(stateFile(), { force: true });
   return undefined;
 }
@@ -69,12 +75,15 @@ async function up(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
+      node: { type: 'string', default: 'kwok' },
       nodes: { type: 'string', default: '1' },
       keep: { type: 'boolean', default: false },
       argocd: { type: 'boolean', default: false },
       'prometheus-operator': { type: 'boolean', default: false },
     },
   });
+  const node = values.node;
+  if (node !== 'kwok' && node !== 'real') throw new UsageError(`--node must be kwok or real, got "${node}"`);
   const nodes = Number(values.nodes);
   if (!/^\d+$/.test(values.nodes) || nodes < 1 || nodes > 50)
     throw new UsageError(`--nodes must be a whole number from 1 to 50, got "${values.nodes}"`);
@@ -97,7 +106,7 @@ async function up(args: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(
-      `\n${sig}: stopping the add-ons, kwok, the scheduler, the controller-manager, the API server and etcd ...`,
+      `\n${sig}: stopping the add-ons, the node${node === 'real' ? ' (and removing its network)' : 's'}, the scheduler, the controller-manager, the API server and etcd ...`,
     );
     (started.cluster?.stop() ?? Promise.resolve()).then(
       () => {
@@ -127,10 +136,13 @@ async function up(args: string[]): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
 
   const t0 = Date.now();
-  console.log(`starting a Kubernetes ${KUBERNETES_VERSION} control plane with ${nodes} kwok node(s) ...`);
+  console.log(
+    `starting a Kubernetes ${KUBERNETES_VERSION} control plane with ${node === 'real' ? 'a real node' : `${nodes} kwok node(s)`} ...`,
+  );
   let cluster: Cluster;
   try {
     cluster = await startCluster({
+      node,
       nodes,
       keepDir: values.keep,
       argocd: values.argocd,
@@ -161,7 +173,11 @@ async function up(args: string[]): Promise<void> {
     console.log(
       `\nready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${cluster.server}, nodes ${cluster.nodeNames.join(', ')}`,
     );
-    console.log('pods are scheduled but not executed: kwok marks them Running and Ready');
+    console.log(
+      cluster.realNode
+        ? `pods run on ${cluster.realNode.name} (containerd); NodePorts answer on ${cluster.realNode.ip}; images: ${cluster.realNode.images.join(' ')}`
+        : 'pods are scheduled but not executed: kwok marks them Running and Ready',
+    );
     if (cluster.argocd) console.log(gitopsHelp(cluster.argocd.repoUrl));
     console.log(`\n  ${exports(state)}\n\n(Ctrl-C or \`npm run cluster -- down\` stops everything)`);
   } catch (err) {

@@ -1,8 +1,12 @@
 // The local cluster: etcd, kube-apiserver (RBAC, the default admission plugins with PodSecurity),
-// kube-controller-manager, kube-scheduler and kwok's simulated nodes, all pinned upstream builds
-// (tools/build-go.sh), on loopback with random ports and a throwaway PKI. One launcher for the
-// CLI (`npm run cluster`) and the tests. Pods are scheduled and their controllers run for real;
-// kwok only plays the kubelet: it marks pods Running and Ready without executing them.
+// kube-controller-manager, kube-scheduler and nodes, all pinned upstream builds
+// (tools/build-go.sh), with random ports and a throwaway PKI. One launcher for the CLI
+// (`npm run cluster`) and the tests. Two kinds of node:
+// - kwok (the default, light): simulated nodes; pods are scheduled and their controllers run for
+//   real, but kwok only marks them Running and Ready without executing them. All on loopback.
+// - real (node.ts, root): one node with containerd, kubelet, a bridge pod network, kube-proxy,
+//   CoreDNS and local-path-provisioner; pods really run. The API server then listens on the node's
+//   bridge address (pods reach it through the kubernetes Service), still only on this machine.
 import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../lib/ports.ts';
@@ -10,6 +14,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { requireBinary, spawnProcess, tempDir, type Proc } from '../lib/proc.ts';
 import { apiGet, httpsGet, runCommand, type Credentials } from './api.ts';
 import { ARGOCD_IDENTITIES, ARGOCD_NAMESPACE, startArgoCd, type ArgoCd } from './argocd.ts';
+import { labImages, REAL_NODE_NAME, startRealNode, type RealNode } from './node.ts';
+import { NODE_NETWORK, prepareNodeHost, type NodeHost } from './node-host.ts';
 import { createPki, writeKubeconfig, type ClientIdentity } from './pki.ts';
 import { startPrometheusOperator, type PrometheusOperator } from './prometheus-operator.ts';
 
@@ -18,8 +24,10 @@ const toolsDir = process.env.HIT_COUNTER_TOOLS ?? join(repoRoot, '.tools');
 
 /** The Kubernetes version the cluster runs (tools/build-go.sh builds it). */
 export const KUBERNETES_VERSION = 'v1.34.4';
-/** Service addresses (no packet ever uses them under kwok). */
+/** Service addresses (routed only on the real node's bridge). */
 export const SERVICE_CIDR = '10.96.0.0/16';
+/** The cluster DNS Service's address (CoreDNS, on the real node). */
+export const CLUSTER_DNS = '10.96.0.10';
 /** Pod addresses kwok hands out (simulated: nothing routes them). */
 export const POD_CIDR = '10.244.0.0/16';
 /** Where kube-controller-manager's hostPath provisioner puts volumes (fixed in its code). */
@@ -28,7 +36,9 @@ const HOSTPATH_PV_DIR = '/tmp/hostpath_pv';
 const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 
 export interface ClusterOptions {
-  /** simulated nodes (default 1) */
+  /** kwok: simulated nodes (the default); real: one node that runs pods (node.ts, needs root) */
+  node?: 'kwok' | 'real';
+  /** simulated nodes (default 1; kwok only) */
   nodes?: number;
   /** working directory (default: a fresh temp dir, removed by stop() unless keepDir) */
   dir?: string;
@@ -50,6 +60,8 @@ export interface ClusterOptions {
 /** What an add-on (Argo CD, prometheus-operator) gets to start its parts with the cluster's. */
 export interface AddOnContext {
   dir: string;
+  /** the cluster CA's certificate */
+  caCert: string;
   log: (line: string) => void;
   /** kubeconfig per client identity */
   kubeconfigs: Record<string, string>;
@@ -83,6 +95,8 @@ export interface Cluster {
   argocd?: ArgoCd;
   /** set when started with prometheusOperator */
   prometheusOperator?: PrometheusOperator;
+  /** set when started with node: 'real' */
+  realNode?: RealNode;
   /** what runs, in start order */
   parts(): Part[];
   /** environment for kubectl and helm: KUBECONFIG, and their caches inside the cluster's dir */
@@ -108,7 +122,10 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
   const stagesFile = join(toolsDir, 'kwok-stages.yaml');
   if (!existsSync(stagesFile)) throw new Error('kwok stages not found: run `bash tools/install.sh`');
   const log = o.log ?? (() => {});
-  const deadline = Date.now() + (o.timeoutMs ?? 120_000);
+  const real = o.node === 'real';
+  // The images first: a cold build takes minutes, which the startup deadline does not count.
+  const images = real ? await labImages(log) : undefined;
+  const deadline = Date.now() + (o.timeoutMs ?? (real ? 240_000 : 120_000));
   const dir = o.dir ?? tempDir('hit-counter-cluster-');
   const removeDir = o.dir === undefined && !o.keepDir;
   const logs = join(dir, 'logs');
@@ -119,6 +136,13 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
   // Set once the API server answers: stop() asks it which volume directories to remove.
   let volumeDirs: (() => Promise<string[]>) | undefined;
   let failed = false;
+  // Set once the real node's network is made: undoes every change to the machine.
+  let nodeHost: NodeHost | undefined;
+  const undoNode = (): void => {
+    const left = nodeHost?.undo() ?? [];
+    nodeHost = undefined;
+    if (left.length) throw new Error(`the real node left behind: ${left.join('; ')}`);
+  };
   const stop = async (): Promise<void> => {
     process.off('exit', killOnExit);
     // Reverse start order: kwok and the controllers first, then the API server, then etcd (an
@@ -133,12 +157,21 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     }
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
     if (dirs.length) rmEmptyDir(HOSTPATH_PV_DIR);
-    if (removeDir) rmSync(dir, { recursive: true, force: true });
+    try {
+      undoNode();
+    } finally {
+      if (removeDir) rmSync(dir, { recursive: true, force: true });
+    }
   };
   // If the process exits without stop() (a test runner's timeout, an uncaught error), no part
   // outlives it: SIGKILL by pid, synchronously.
   const killOnExit = (): void => {
     for (const r of running) r.proc.signal('SIGKILL');
+    try {
+      undoNode();
+    } catch (err) {
+      console.error((err as Error).message);
+    }
     if (removeDir) rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', killOnExit);
@@ -182,9 +215,15 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     (await httpsGet(url, { insecure: true })).status === 200;
 
   try {
+    if (real) {
+      log(`making the node's network (bridge ${NODE_NETWORK.bridge}, ${NODE_NETWORK.nodeIp}) ...`);
+      nodeHost = prepareNodeHost(dir, SERVICE_CIDR);
+    }
+    // Where the API server listens: loopback, or the real node's address (pods reach it there).
+    const apiAddress = real ? NODE_NETWORK.nodeIp : '127.0.0.1';
     log('generating the PKI (CA, API server and client certificates, service-account key) ...');
     const pki = createPki(join(dir, 'pki'), {
-      serverIps: ['127.0.0.1', '10.96.0.1'],
+      serverIps: ['127.0.0.1', '10.96.0.1', ...(real ? [NODE_NETWORK.nodeIp] : [])],
       serverNames: [
         'localhost',
         'kubernetes',
@@ -196,15 +235,20 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
         { name: 'admin', user: 'hit-counter-admin', groups: ['system:masters'] },
         { name: 'controller-manager', user: 'system:kube-controller-manager' },
         { name: 'scheduler', user: 'system:kube-scheduler' },
-        { name: 'kwok', user: 'kwok', groups: ['system:masters'] },
+        ...(real
+          ? [
+              { name: 'kubelet', user: `system:node:${REAL_NODE_NAME}`, groups: ['system:nodes'] },
+              { name: 'kube-proxy', user: 'system:kube-proxy' },
+            ]
+          : [{ name: 'kwok', user: 'kwok', groups: ['system:masters'] }]),
         ...(o.argocd ? ARGOCD_IDENTITIES.map(serviceAccount(ARGOCD_NAMESPACE)) : []),
         ...(o.prometheusOperator
           ? [{ name: 'prometheus-operator', user: 'prometheus-operator', groups: ['system:masters'] }]
           : []),
       ],
     });
-    const apiPort = await freePort();
-    const server = `https://127.0.0.1:${apiPort}`;
+    const apiPort = await freePort(apiAddress);
+    const server = `https://${apiAddress}:${apiPort}`;
     const kubeconfigs: Record<string, string> = {};
     for (const [name, c] of Object.entries(pki.clients))
       kubeconfigs[name] = writeKubeconfig(join(dir, `${name}.kubeconfig`), {
@@ -242,8 +286,8 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       'kube-apiserver',
       () => [
         `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--bind-address=${apiAddress}`,
+        `--advertise-address=${apiAddress}`,
         `--secure-port=${apiPort}`,
         `--cert-dir=${join(dir, 'apiserver')}`,
         `--tls-cert-file=${pki.serverCert}`,
@@ -260,12 +304,20 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
         `--service-cluster-ip-range=${SERVICE_CIDR}`,
         '--allow-privileged=true',
         '--profiling=false',
+        // logs, exec and port-forward: the API server calls kubelet with an admin certificate.
+        ...(real
+          ? [
+              `--kubelet-client-certificate=${admin.cert}`,
+              `--kubelet-client-key=${admin.key}`,
+              '--kubelet-preferred-address-types=InternalIP',
+            ]
+          : []),
       ],
       { port: apiPort },
     );
     await until('kube-apiserver /readyz', async () => (await apiGet(credentials, '/readyz')).status === 200);
 
-    log('starting kube-controller-manager, kube-scheduler and kwok ...');
+    log(`starting kube-controller-manager, kube-scheduler${real ? '' : ' and kwok'} ...`);
     // What both controllers share: their kubeconfig for the API and for checking who calls their
     // own /healthz, a loopback serving port with a self-signed certificate in the cluster's dir,
     // and no leader election (one of each).
@@ -290,28 +342,30 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       `--cluster-signing-key-file=${pki.caKey}`,
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
       '--cluster-name=hit-counter-local',
-      // The in-tree hostPath provisioner backs the default StorageClass (as minikube's does), so
-      // PersistentVolumeClaims bind; under kwok no volume is ever mounted.
-      '--enable-hostpath-provisioner=true',
+      // Under kwok, the in-tree hostPath provisioner backs the default StorageClass (as
+      // minikube's does), so PersistentVolumeClaims bind; no volume is ever mounted. The real
+      // node has local-path-provisioner instead.
+      ...(real ? [] : ['--enable-hostpath-provisioner=true']),
     ]);
     const schedPort = await start('kube-scheduler', (port) => controller('scheduler', port));
-    await start(
-      'kwok',
-      (port) => [
-        `--kubeconfig=${kubeconfigs.kwok}`,
-        `--config=${stagesFile}`,
-        '--manage-all-nodes=false',
-        `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
-        `--cidr=${POD_CIDR}`,
-        '--node-ip=127.0.0.1',
-        // A Lease heartbeat per node, as a kubelet keeps. Without it (kwok's default when its
-        // config file holds only stages) the node lifecycle controller finds no heartbeat within
-        // its grace period, takes the nodes for NotReady and marks every pod on them not Ready.
-        '--node-lease-duration-seconds=40',
-        `--server-address=127.0.0.1:${port}`,
-      ],
-      { env: { ...process.env, HOME: join(dir, 'home') } },
-    );
+    if (!real)
+      await start(
+        'kwok',
+        (port) => [
+          `--kubeconfig=${kubeconfigs.kwok}`,
+          `--config=${stagesFile}`,
+          '--manage-all-nodes=false',
+          `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
+          `--cidr=${POD_CIDR}`,
+          '--node-ip=127.0.0.1',
+          // A Lease heartbeat per node, as a kubelet keeps. Without it (kwok's default when its
+          // config file holds only stages) the node lifecycle controller finds no heartbeat within
+          // its grace period, takes the nodes for NotReady and marks every pod on them not Ready.
+          '--node-lease-duration-seconds=40',
+          `--server-address=127.0.0.1:${port}`,
+        ],
+        { env: { ...process.env, HOME: join(dir, 'home') } },
+      );
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -331,10 +385,15 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
         .map((pv) => pv.spec.hostPath?.path ?? '')
         .filter((p) => p.startsWith(`${HOSTPATH_PV_DIR}/`) && !p.includes('..'));
     };
-    const nodeNames = Array.from({ length: o.nodes ?? 1 }, (_, i) => `kwok-node-${i}`);
-    await kubectl(['apply', '--server-side', '-f', '-'], {
-      input: [...nodeNames.map(nodeManifest), defaultStorageClass()].map((m) => JSON.stringify(m)).join('\n'),
-    });
+    const nodeNames = real
+      ? [REAL_NODE_NAME]
+      : Array.from({ length: o.nodes ?? 1 }, (_, i) => `kwok-node-${i}`);
+    if (!real)
+      await kubectl(['apply', '--server-side', '-f', '-'], {
+        input: [...nodeNames.map(nodeManifest), defaultStorageClass()]
+          .map((m) => JSON.stringify(m))
+          .join('\n'),
+      });
 
     await Promise.all([
       until('kube-controller-manager /healthz', () => answers(`https://127.0.0.1:${kcmPort}/healthz`)),
@@ -345,15 +404,35 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
         async () =>
           (await apiGet(credentials, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
       ),
-      until(`nodes ${nodeNames.join(', ')} Ready (kwok)`, async () => {
-        const nodes = JSON.parse((await apiGet(credentials, '/api/v1/nodes')).body) as {
-          items?: NodeStatus[];
-        };
-        return nodeNames.every((n) => nodes.items?.some((x) => x.metadata.name === n && isReady(x)));
-      }),
+      // kubelet registers a real node itself (node.ts waits for it to be Ready).
+      real ||
+        until(`nodes ${nodeNames.join(', ')} Ready (kwok)`, async () => {
+          const nodes = JSON.parse((await apiGet(credentials, '/api/v1/nodes')).body) as {
+            items?: NodeStatus[];
+          };
+          return nodeNames.every((n) => nodes.items?.some((x) => x.metadata.name === n && isReady(x)));
+        }),
     ]);
 
-    const addOn: AddOnContext = { dir, log, kubeconfigs, start, freePort: () => freePort(), until, kubectl };
+    const addOn: AddOnContext = {
+      dir,
+      caCert: pki.caCert,
+      log,
+      kubeconfigs,
+      start,
+      freePort: () => freePort(),
+      until,
+      kubectl,
+    };
+    const realNode =
+      real && nodeHost && images
+        ? await startRealNode(addOn, nodeHost, {
+            serviceCidr: SERVICE_CIDR,
+            clusterDns: CLUSTER_DNS,
+            archive: images.archive,
+            images: images.images,
+          })
+        : undefined;
     const prometheusOperator = o.prometheusOperator ? await startPrometheusOperator(addOn) : undefined;
     const argocd = o.argocd
       ? await startArgoCd(addOn, { seed: o.gitSeed ?? repoRoot, repoUrl: o.gitRepoUrl })
@@ -363,6 +442,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       dir,
       argocd,
       prometheusOperator,
+      realNode,
       kubeconfig: kubeconfigs.admin as string,
       server,
       credentials,

@@ -1,0 +1,476 @@
+// The minikube environment on real pods: a local cluster with a real node (kubelet, containerd,
+// the bridge pod network, kube-proxy, CoreDNS, local-path-provisioner; tools/cluster/node.ts),
+// Argo CD syncing argocd/applications/hit-counter-minikube.yaml from the local git server with
+// tools/cluster/lab-values.yaml on top (the locally built images), then what users rely on:
+// the probes, helm test, counting through the nginx NodePort (curl and Chromium), a rolling
+// update under load, a Redis pod restart, the backup CronJob and the README's restore. Last, the
+// cluster's stop leaves nothing of the node on the machine.
+import t from 'tap';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { runCommand } from '../../tools/cluster/api.ts';
+import { NODE_CGROUP_ROOT, NODE_NETWORK } from '../../tools/cluster/node-host.ts';
+import { launchChromium } from '../../tools/lib/browser.ts';
+import { waitFor } from '../../tools/lib/proc.ts';
+import { runLoad } from '../../tools/stack/load.ts';
+import {
+  APP_NS,
+  ARGOCD_NS,
+  applyFiles,
+  healthy,
+  refresh,
+  seedCheckout,
+  syncedAt,
+  waitApp,
+  workClone,
+  type Obj,
+} from '../gitops/argocd-fixture.ts';
+import { clusterFor, createNamespace, envValues, helmInstall, repoRoot, waitReady } from './fixture.ts';
+
+const APP = 'hit-counter-minikube';
+const LAB_VALUES = 'tools/cluster/lab-values.yaml';
+
+/** What the node may change on this machine, read before it starts and after it stops. */
+async function hostTraces(): Promise<Record<string, string[]>> {
+  const sh = async (cmd: string, args: string[]) =>
+    (await runCommand(cmd, args)).stdout.split('\n').filter(Boolean);
+  const { bridge } = NODE_NETWORK;
+  const ours = new RegExp(`KUBE-|hit-counter|\\b${bridge}\\b`);
+  const rules: string[] = [];
+  for (const table of ['filter', 'nat', 'mangle', 'raw'])
+    rules.push(
+      ...(await sh('iptables', ['-w', '-t', table, '-S']))
+        .filter((l) => ours.test(l))
+        .map((l) => `${table}: ${l}`),
+    );
+  return {
+    rules,
+    links: (await sh('ip', ['-o', 'link', 'show'])).filter(
+      (l) => l.includes(` ${bridge}:`) || l.includes(` master ${bridge} `),
+    ),
+    routes: (await sh('ip', ['route', 'show'])).filter(
+      (l) => l.includes(` dev ${bridge} `) || l.endsWith(` dev ${bridge}`),
+    ),
+    mounts: readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => /hit-counter-cluster-|\/run\/containerd|\/var\/lib\/kubelet/.test(m)),
+    cgroups: readdirSync('/sys/fs/cgroup').filter((h) =>
+      existsSync(path.join('/sys/fs/cgroup', h, NODE_CGROUP_ROOT)),
+    ),
+    paths: ['/var/lib/kubelet', '/var/log/containers', '/run/containerd'].filter((p) => existsSync(p)),
+    tunables: ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops'].map(
+      (k) => `${k}=${readFileSync(`/proc/sys/${k}`, 'utf8').trim()}`,
+    ),
+  };
+}
+
+const before = await hostTraces();
+const seed = await seedCheckout(t);
+const started = Date.now();
+const c = await clusterFor(t, { node: 'real', argocd: true, gitSeed: seed, timeoutMs: 300_000 });
+t.comment(`cluster with the real node and Argo CD up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+const node = c.realNode!;
+const work = await workClone(t, c.argocd!.repoUrl);
+
+const getJson = <T = Obj>(args: string[]): Promise<T> => c.getJson<T>(args);
+/** The pods of a selector, without those already terminating. */
+const pods = async (ns: string, selector: string): Promise<Obj[]> =>
+  (await getJson<{ items: Obj[] }>(['pods', '-n', ns, '-l', selector])).items.filter(
+    (p) => !p.metadata.deletionTimestamp,
+  );
+const count = (body: string): bigint => {
+  const m = /Holla! we have hit (\d+) times/.exec(body);
+  if (!m) throw new Error(`not a counter answer: ${body.slice(0, 200)}`);
+  return BigInt(m[1] as string);
+};
+let url = '';
+const hit = async (): Promise<bigint> => {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
+  return count(await res.text());
+};
+/** The Application with the lab images' values after the environment's, applied as the README says. */
+async function applyLabApplication(): Promise<void> {
+  await applyFiles(c, work.dir, ['argocd/project.yaml']);
+  const app = parse(
+    readFileSync(path.join(work.dir, 'argocd/applications/hit-counter-minikube.yaml'), 'utf8'),
+  ) as Obj;
+  app.spec.source.helm.valueFiles.push(`../../${LAB_VALUES}`);
+  await c.kubectl(['apply', '-n', ARGOCD_NS, '-f', '-'], { input: stringify(app) });
+}
+
+t.test('Argo CD deploys the minikube environment: every pod runs and is Ready by its probes', async (t) => {
+  await applyLabApplication();
+  await waitApp(c, APP, 'Synced and Healthy', (a) => syncedAt()(a) && healthy(a), 300_000);
+  await waitReady(c, APP_NS, 180_000);
+  const all = (await getJson<{ items: Obj[] }>(['pods', '-n', APP_NS])).items.filter(
+    (p) => p.status.phase !== 'Succeeded',
+  );
+  t.ok(all.length >= 5, `${all.length} pods (2 service, 2 nginx, Redis)`);
+  for (const p of all) {
+    const name = p.metadata.name;
+    t.equal(p.spec.nodeName, node.name, `${name} runs on the real node`);
+    t.match(p.status.podIP, /^10\.244\.0\./, `${name} has a pod network address`);
+    for (const s of p.status.containerStatuses as Obj[]) {
+      t.ok(s.ready && s.state.running?.startedAt, `${name}/${s.name} running and ready`);
+      t.match(s.image, /^localhost\//, `${name}/${s.name} runs a local image`);
+      t.match(s.containerID, /^containerd:\/\//, `${name}/${s.name} is a containerd container`);
+    }
+  }
+  // The restricted securityContext is what the runtime enforces, not only what the API accepted.
+  const out = await c.kubectl([
+    'exec',
+    '-n',
+    APP_NS,
+    'deploy/hit-counter',
+    '-c',
+    'hit-counter',
+    '--',
+    'sh',
+    '-c',
+    'id -u; touch /probe 2>&1 || true',
+  ]);
+  t.match(out, /^10001\n/, 'the service runs as UID 10001');
+  t.match(out, /Read-only file system/, 'its root filesystem is read-only');
+});
+
+t.test('curl and Chromium on the nginx NodePort count up', async (t) => {
+  const svc = await getJson(['service', 'hit-counter-nginx', '-n', APP_NS]);
+  const nodePort = (svc.spec.ports as Obj[]).find((p) => p.name === 'http')?.nodePort;
+  t.ok(nodePort, `NodePort ${nodePort}`);
+  url = `http://${node.ip}:${nodePort}/`;
+  const first = await hit();
+  const next = [await hit(), await hit(), await hit()];
+  t.same(next, [first + 1n, first + 2n, first + 3n], 'each GET counts exactly one');
+  const curl = await runCommand('curl', ['-fsS', '--max-time', '5', url]);
+  t.equal(count(curl.stdout), first + 4n, `curl ${url}`);
+
+  const browser = await launchChromium();
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(url);
+  t.match(await page.textContent('body'), /Holla! we have hit \d+ times/, 'Chromium shows the page');
+  t.ok((await hit()) > first + 4n, 'the page view was counted');
+});
+
+t.test('helm test passes (a helm release of the same values beside it)', async (t) => {
+  const ns = 'hit-counter-helm';
+  await createNamespace(c, ns);
+  t.teardown(() => c.kubectl(['delete', 'namespace', ns, '--wait=false']).then(() => undefined));
+  await helmInstall(c, {
+    namespace: ns,
+    valueFiles: [envValues('minikube'), path.join(repoRoot, LAB_VALUES)],
+  });
+  await waitReady(c, ns, 180_000);
+  const out = await c.helm(['test', 'hit-counter', '-n', ns, '--timeout', '2m', '--logs']);
+  t.match(out, /Phase:\s+Succeeded/, 'the hit-check pod succeeded');
+  await c.helm(['uninstall', 'hit-counter', '-n', ns, '--wait', '--timeout', '2m']);
+});
+
+t.test('a rolling update under load drops no request', async (t) => {
+  const before = await hit();
+  const deployment = async () => getJson(['deployment', 'hit-counter', '-n', APP_NS]);
+  const generation = (await deployment()).metadata.generation as number;
+  // The change arrives as a user makes it: a commit on main, synced by Argo CD.
+  const revision = await work.push('roll the service pods', async (dir) => {
+    const file = path.join(dir, 'environments/minikube/values.yaml');
+    writeFileSync(
+      file,
+      `${readFileSync(file, 'utf8')}podAnnotations: # pod annotations\n  rollout: "1" # a pod template change\n`,
+    );
+  });
+  let done = false;
+  const load = runLoad({ url, concurrency: 4, until: () => done, maxMs: 240_000, requestTimeoutMs: 10_000 });
+  await refresh(c, APP);
+  await waitApp(c, APP, 'synced at the new commit', syncedAt(revision), 180_000);
+  await waitFor(
+    async () => {
+      const d = await deployment();
+      const s = d.status ?? {};
+      return (
+        d.metadata.generation > generation &&
+        s.observedGeneration === d.metadata.generation &&
+        s.updatedReplicas === d.spec.replicas &&
+        s.readyReplicas === d.spec.replicas &&
+        s.replicas === d.spec.replicas
+      );
+    },
+    { timeoutMs: 180_000, intervalMs: 500, what: 'the rollout to finish' },
+  );
+  done = true;
+  const summary = await load;
+  const after = await hit();
+  t.ok(summary.ok > 100, `${summary.ok} requests answered during the rollout`);
+  t.equal(
+    summary.failed,
+    0,
+    `no failed request (${[...summary.byStatus].map(([s, n]) => `${s}: ${n}`).join(', ')})`,
+  );
+  t.equal(after - before - 1n, BigInt(summary.ok), 'the counter grew by exactly the 2xx answers');
+  const templates = (await pods(APP_NS, 'app.kubernetes.io/component=service')).map(
+    (p) => p.metadata.annotations?.rollout,
+  );
+  t.same(templates, ['1', '1'], 'both service pods run the new template');
+});
+
+t.test(
+  'Redis pod restart: 503s meanwhile, /ready drops and recovers, the count survives on its PVC',
+  async (t) => {
+    const [redis] = await pods(APP_NS, 'app.kubernetes.io/component=redis');
+    const pvcs = (redis!.spec.volumes as Obj[])
+      .filter((v) => v.persistentVolumeClaim)
+      .map((v) => v.persistentVolumeClaim.claimName);
+    const service = (await pods(APP_NS, 'app.kubernetes.io/component=service'))[0]!;
+    const ready = `http://${service.status.podIP}:8000/ready`;
+    const readyStatus = async () => (await fetch(ready, { signal: AbortSignal.timeout(3000) })).status;
+    t.equal(await readyStatus(), 200, `${ready} answers 200 before`);
+    const start = await hit();
+
+    await c.kubectl(['delete', 'pod', '-n', APP_NS, redis!.metadata.name, '--wait=false']);
+    const statuses = new Map<number, number>();
+    let oks = 0n;
+    let slowest = 0;
+    let readyDropped = false;
+    await waitFor(
+      async () => {
+        const t0 = Date.now();
+        const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+        slowest = Math.max(slowest, Date.now() - t0);
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        if (res.status === 200) oks++;
+        await res.text();
+        if ((await readyStatus()) === 503) readyDropped = true;
+        const [now] = await pods(APP_NS, 'app.kubernetes.io/component=redis');
+        return (
+          readyDropped &&
+          now?.metadata.uid !== redis!.metadata.uid &&
+          now?.status.containerStatuses?.every((s: Obj) => s.ready) &&
+          (await readyStatus()) === 200
+        );
+      },
+      { timeoutMs: 180_000, intervalMs: 200, what: 'Redis back in a new pod and /ready 200 again' },
+    );
+    t.ok(statuses.get(503), `the service answered 503 while Redis was away (${[...statuses].join(' ')})`);
+    t.same(
+      [...statuses.keys()].filter((s) => s !== 200 && s !== 503),
+      [],
+      'only 200 and 503',
+    );
+    t.ok(slowest < 5000, `every request answered, none hung (slowest ${slowest} ms)`);
+    t.ok(readyDropped, '/ready dropped to 503 and came back');
+    const [again] = await pods(APP_NS, 'app.kubernetes.io/component=redis');
+    t.same(
+      (again!.spec.volumes as Obj[])
+        .filter((v) => v.persistentVolumeClaim)
+        .map((v) => v.persistentVolumeClaim.claimName),
+      pvcs,
+      'the new pod mounts the same PVC',
+    );
+    // No hit answered 200 is lost. A 503 may still have been counted (the documented over-count:
+    // Redis applied its INCRBY, then went down before the reply), never more than one per 503.
+    const now = await hit();
+    const over = now - (start + oks + 1n);
+    t.ok(over >= 0n, `no count lost: the AOF on the PVC kept every 2xx hit (${start} + ${oks} + 1 ≤ ${now})`);
+    t.ok(over <= BigInt(statuses.get(503) ?? 0), `over-count ${over} within the 503 answers`);
+  },
+);
+
+t.test('backup Job writes an RDB; the README restore brings back that exact count', async (t) => {
+  const counted = await hit();
+  const job = `backup-now-${Date.now()}`;
+  await c.kubectl(['create', 'job', '-n', APP_NS, job, '--from=cronjob/hit-counter-redis-backup']);
+  await waitFor(
+    async () => {
+      const j = await getJson(['job', job, '-n', APP_NS]);
+      if (j.status?.failed)
+        throw new Error(`backup Job failed: ${await c.kubectl(['logs', '-n', APP_NS, `job/${job}`])}`);
+      return j.status?.succeeded === 1;
+    },
+    { timeoutMs: 120_000, intervalMs: 500, what: 'the backup Job to complete' },
+  );
+  const hostPathOf = async (claim: string): Promise<string> => {
+    const pvc = await getJson(['pvc', claim, '-n', APP_NS]);
+    const pv = await getJson(['pv', pvc.spec.volumeName]);
+    return pv.spec.hostPath?.path ?? pv.spec.local?.path;
+  };
+  const backupDir = await hostPathOf('hit-counter-redis-backup');
+  const dumps = readdirSync(backupDir).filter((f) => /^dump-.*\.rdb$/.test(f));
+  t.equal(dumps.length, 1, `one dump on the backup PVC: ${dumps.join(' ')}`);
+  const dump = dumps[0] as string;
+  t.equal(readFileSync(path.join(backupDir, dump)).subarray(0, 5).toString(), 'REDIS', 'it is an RDB file');
+  for (let i = 0; i < 3; i++) await hit(); // counted after the backup: the restore drops them
+
+  // charts/hit-counter/charts/redis/README.md "Restore", step by step.
+  const patchApp = (syncPolicy: Obj) =>
+    c.kubectl([
+      'patch',
+      'applications.argoproj.io',
+      APP,
+      '-n',
+      ARGOCD_NS,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { syncPolicy } }),
+    ]);
+  // 0. automated sync off
+  await patchApp({ automated: null });
+  // 1. stop writes and Redis
+  await c.kubectl(['scale', '-n', APP_NS, 'deployment/hit-counter', '--replicas=0']);
+  await c.kubectl(['scale', '-n', APP_NS, 'statefulset/hit-counter-redis', '--replicas=0']);
+  await waitFor(
+    async () => (await pods(APP_NS, 'app.kubernetes.io/component in (service,redis)')).length === 0,
+    {
+      timeoutMs: 120_000,
+      what: 'the service and Redis pods to stop',
+    },
+  );
+  // 2. the dump in place of the AOF, by a helper pod that passes Pod Security "restricted"
+  const redisImage = (await getJson(['statefulset', 'hit-counter-redis', '-n', APP_NS])).spec.template.spec
+    .containers[0].image;
+  const helper = restoreHelper(redisImage, dump);
+  await c.kubectl(['apply', '-n', APP_NS, '-f', '-'], { input: JSON.stringify(helper) });
+  await waitFor(
+    async () => {
+      const p = await getJson(['pod', 'restore-helper', '-n', APP_NS]);
+      if (p.status.phase === 'Failed')
+        throw new Error(
+          `restore helper failed: ${await c.kubectl(['logs', '-n', APP_NS, 'restore-helper'])}`,
+        );
+      return p.status.phase === 'Succeeded';
+    },
+    { timeoutMs: 120_000, what: 'the restore helper pod' },
+  );
+  await c.kubectl(['delete', 'pod', '-n', APP_NS, 'restore-helper']);
+  // 3. Redis once with AOF off, so it loads the RDB
+  const sts = await getJson(['statefulset', 'hit-counter-redis', '-n', APP_NS]);
+  const args = sts.spec.template.spec.containers[0].args as string[];
+  await c.kubectl([
+    'patch',
+    '-n',
+    APP_NS,
+    'statefulset/hit-counter-redis',
+    '--type=json',
+    '-p',
+    JSON.stringify([
+      { op: 'replace', path: '/spec/template/spec/containers/0/args/0', value: `${args[0]} --appendonly no` },
+    ]),
+  ]);
+  await c.kubectl(['scale', '-n', APP_NS, 'statefulset/hit-counter-redis', '--replicas=1']);
+  const redisCli = (...a: string[]) =>
+    c.kubectl([
+      'exec',
+      '-n',
+      APP_NS,
+      'hit-counter-redis-0',
+      '-c',
+      'redis',
+      '--',
+      'sh',
+      '-c',
+      `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ${a.join(' ')}`,
+    ]);
+  await waitFor(async () => (await redisCli('PING')).trim() === 'PONG', {
+    timeoutMs: 120_000,
+    what: 'Redis to load the RDB',
+  });
+  t.equal((await redisCli('GET', 'hits')).trim(), String(counted), 'Redis holds the count of the backup');
+  // 4. AOF on at runtime; wait for the new AOF
+  await redisCli('CONFIG', 'SET', 'appendonly', 'yes');
+  await waitFor(
+    async () => {
+      const info = await redisCli('INFO', 'persistence');
+      return ['aof_enabled:1', 'aof_rewrite_in_progress:0', 'aof_rewrite_scheduled:0'].every((l) =>
+        info.includes(l),
+      );
+    },
+    { timeoutMs: 60_000, what: 'Redis to write the restored data into a new AOF' },
+  );
+  // 5. automated sync back on: Argo CD restores the args and the replica counts
+  await patchApp({ automated: { prune: true, selfHeal: true } });
+  await waitFor(
+    async () => {
+      const [p] = await pods(APP_NS, 'app.kubernetes.io/component=redis');
+      return (
+        p?.spec.containers[0].args[0] === args[0] &&
+        p?.status.containerStatuses?.every((s: Obj) => s.ready) === true
+      );
+    },
+    { timeoutMs: 120_000, what: 'Redis restarted by Argo CD with its normal args' },
+  );
+  t.equal(
+    (await redisCli('GET', 'hits')).trim(),
+    String(counted),
+    'restarted with AOF on, Redis still has it',
+  );
+  await waitApp(
+    c,
+    APP,
+    'Synced and Healthy again',
+    (a) => a.status?.sync?.status === 'Synced' && healthy(a),
+    180_000,
+  );
+  await waitReady(c, APP_NS, 180_000);
+  // Each service pod connected to the restarted Redis (its probe may not have run since).
+  for (const p of await pods(APP_NS, 'app.kubernetes.io/component=service'))
+    await waitFor(
+      async () =>
+        (await fetch(`http://${p.status.podIP}:8000/ready`, { signal: AbortSignal.timeout(3000) })).ok,
+      { timeoutMs: 60_000, what: `${p.metadata.name} /ready` },
+    );
+  t.equal(await hit(), counted + 1n, 'the service counts on from the restored value');
+});
+
+t.test('stopping the cluster removes everything the node made', async (t) => {
+  await c.stop();
+  t.same(
+    await hostTraces(),
+    before,
+    'no rule, link, route, mount, cgroup, path or tunable of the node is left',
+  );
+});
+
+/** The README's step 2: a pod (restricted: UID 999, no privileges) that swaps the AOF for the dump. */
+function restoreHelper(image: string, dump: string): Obj {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'restore-helper' },
+    spec: {
+      restartPolicy: 'Never',
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 999,
+        runAsGroup: 999,
+        fsGroup: 999,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      containers: [
+        {
+          name: 'restore',
+          image,
+          command: [
+            'sh',
+            '-c',
+            `set -e; mv /data/appendonlydir /data/appendonlydir.before-restore; cp /backup/${dump} /data/dump.rdb`,
+          ],
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          },
+          resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
+          volumeMounts: [
+            { name: 'data', mountPath: '/data' },
+            { name: 'backup', mountPath: '/backup', readOnly: true },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'data', persistentVolumeClaim: { claimName: 'data-hit-counter-redis-0' } },
+        { name: 'backup', persistentVolumeClaim: { claimName: 'hit-counter-redis-backup' } },
+      ],
+    },
+  };
+}
