@@ -453,8 +453,7 @@ build_image localhost/pause "$dir" pause_version pause_check
 # ---- the service --------------------------------------------------------------------------
 # As test/image/image.test.ts builds it: the local Node base, the npm_ca secret, the repository
 # root as context. Always built; podman's layer cache makes an unchanged build take seconds.
-# VERSION is the image test's: podman 4.3 keys its cache of the Dockerfile's LABEL step on the
-# unexpanded "${VERSION}", so builds of two versions would hand each other their version label.
+# VERSION is the image test's, so the two builds share one image in podman's cache.
 
 log "lab images: the service ..."
 node_base=$(bash "$root/tools/base-image.sh" | tail -n 1) ||

@@ -8,8 +8,7 @@ import { tempDir, waitFor } from '../../tools/lib/proc.ts';
 import { inspect, podman, repoRoot, runLogged } from './podman.ts';
 
 const TAG = 'localhost/hit-counter:image-test';
-// The version tools/lab-images.sh builds too: podman 4.3 caches the Dockerfile's LABEL step without
-// expanding ${VERSION}, so two local versions would hand each other their label.
+// The version tools/lab-images.sh builds too, so both share one image in podman's cache.
 const VERSION = '0.0.0-local';
 const GRACE_SECONDS = 10;
 

@@ -4,7 +4,7 @@
 // Images come from tools/lab-images.sh (built locally, imported into containerd: no registry).
 // containerd's root, state, socket and network namespaces, kubelet's root and the pod logs all
 // live in the cluster's directory.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { requireBinary } from '../lib/proc.ts';
 import { runCommand } from './api.ts';
@@ -64,10 +64,8 @@ export async function startRealNode(
     ['containerd', 'ctr', 'runc', 'kubelet', 'kube-proxy', 'iptables'].map((b) => [b, requireBinary(b)]),
   );
   for (const plugin of ['bridge', 'host-local', 'loopback'])
-    requireFile(
-      `/usr/lib/cni/${plugin}`,
-      'CNI plugins not found: run `bash tools/install.sh` (containernetworking-plugins)',
-    );
+    if (!existsSync(`/usr/lib/cni/${plugin}`))
+      throw new Error(`CNI plugin /usr/lib/cni/${plugin} not found: run \`bash tools/install.sh\``);
   const { dir, log } = ctx;
   const images = nodeImages(o.images);
   const node = join(dir, 'node');
@@ -102,7 +100,7 @@ export async function startRealNode(
     return true;
   });
   log(`importing ${o.images.length} images into containerd ...`);
-  await ctr(['images', 'import', '--no-unpack=false', o.archive], 10 * 60_000);
+  await ctr(['images', 'import', o.archive], 10 * 60_000);
 
   log('starting kubelet and kube-proxy ...');
   const healthzPort = await ctx.freePort();
@@ -181,14 +179,6 @@ export async function startRealNode(
     return ds.items.length === 2 && ds.items.every((d) => (d.status?.availableReplicas ?? 0) >= 1);
   });
   return { name: REAL_NODE_NAME, ip: NODE_NETWORK.nodeIp, images: o.images };
-}
-
-function requireFile(path: string, message: string): void {
-  try {
-    readFileSync(path);
-  } catch {
-    throw new Error(message);
-  }
 }
 
 function containerdConfig(
