@@ -204,6 +204,18 @@ RUN apt-get update -q && \\
 EOF
 }
 
+# exporter_context <name> <Debian package> <uid> <port>: an exporter's build context, its binary
+# the entrypoint, run as the user of the upstream image.
+exporter_context() {
+  local dir
+  dir=$(debian_context "$1")
+  {
+    apt_install "$2"
+    printf 'USER %s:%s\nEXPOSE %s\nENTRYPOINT ["/usr/bin/%s"]\n' "$3" "$3" "$4" "$2"
+  } >>"$dir/Containerfile"
+  echo "$dir"
+}
+
 # The upstream version of a Debian package inside an image.
 deb_version() {
   local iid=$1 pkg=$2 v
@@ -245,16 +257,7 @@ build_image localhost/redis "$dir" redis_version redis_check --network=host
 # ---- Redis exporter -----------------------------------------------------------------------
 # The chart sets no command, only REDIS_ADDR, REDIS_EXPORTER_WEB_LISTEN_ADDRESS and REDIS_PASSWORD.
 
-dir=$(debian_context redis-exporter)
-{
-  apt_install prometheus-redis-exporter
-  cat <<'EOF'
-# The user of the upstream image.
-USER 59000:59000
-EXPOSE 9121
-ENTRYPOINT ["/usr/bin/prometheus-redis-exporter"]
-EOF
-} >>"$dir/Containerfile"
+dir=$(exporter_context redis-exporter prometheus-redis-exporter 59000 9121)
 redis_exporter_version() { deb_version "$1" prometheus-redis-exporter; }
 redis_exporter_check() {
   local iid=$1 ref=$2 v=$3
@@ -298,16 +301,7 @@ build_image localhost/nginx "$dir" nginx_version nginx_check --network=host
 # ---- nginx exporter -----------------------------------------------------------------------
 # The chart passes --nginx.scrape-uri=... and --web.listen-address=:PORT.
 
-dir=$(debian_context nginx-exporter)
-{
-  apt_install prometheus-nginx-exporter
-  cat <<'EOF'
-# The user of the upstream image.
-USER 65534:65534
-EXPOSE 9113
-ENTRYPOINT ["/usr/bin/prometheus-nginx-exporter"]
-EOF
-} >>"$dir/Containerfile"
+dir=$(exporter_context nginx-exporter prometheus-nginx-exporter 65534 9113)
 nginx_exporter_version() { deb_version "$1" prometheus-nginx-exporter; }
 nginx_exporter_check() {
   local iid=$1 ref=$2 v=$3 help

@@ -69,6 +69,13 @@ export function buildApp(config: Config, opts: AppOptions = {}): FastifyInstance
     }
   });
 
+  // While draining, every answer closes its connection: a proxy that pools keep-alive connections
+  // (nginx) stops reusing this replica's and opens new ones to ready replicas, so none is left to
+  // answer 503 once the server closes.
+  app.addHook('onSend', async (_request, reply) => {
+    if (lifecycle.draining) reply.header('connection', 'close');
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     if (isQuiet(request)) return;
     metrics.httpDuration.observe(

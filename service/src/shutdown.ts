@@ -1,7 +1,8 @@
-// Graceful shutdown. SIGTERM: /ready turns 503 → wait the drain delay (endpoints are being removed
-// while requests still arrive) → app.close() (in-flight requests finish, late ones get 503 +
-// Connection: close, the store quits) → exit 0. SIGINT does the same without the delay, and cuts a
-// running delay short. A hard deadline exits non-zero if the drain hangs.
+// Graceful shutdown. SIGTERM: /ready turns 503 and every answer closes its connection (app.ts)
+// → wait the drain delay (endpoints are being removed while requests still arrive) → app.close()
+// (in-flight requests finish, late ones get 503 + Connection: close, the store quits) → exit 0.
+// SIGINT does the same without the delay, and cuts a running delay short. A hard deadline exits
+// non-zero if the drain hangs.
 import type { FastifyInstance } from 'fastify';
 import type { Lifecycle } from './app.ts';
 

@@ -138,6 +138,15 @@ t.test('/health is UP; /ready follows the store and the draining flag', async (t
   t.equal(await count(app), 'Holla! we have hit 1 times\n', 'still serving while draining');
 });
 
+t.test('while draining, every answer closes its connection; before, none does', async (t) => {
+  const lifecycle: Lifecycle = { draining: false };
+  const app = makeApp(t, { lifecycle });
+  t.not((await app.inject({ url: '/' })).headers.connection, 'close', 'serving: keep-alive allowed');
+  lifecycle.draining = true;
+  for (const url of ['/', '/ready', '/health', '/nope'])
+    t.equal((await app.inject({ url })).headers.connection, 'close', `draining: ${url} closes`);
+});
+
 // A store that fails on demand: stands in below the routes, never in place of Redis itself.
 function failingStore(error: Error, ready = false): CounterStore {
   return {

@@ -88,7 +88,13 @@ const count = (body: string): bigint => {
 let url = '';
 const hit = async (): Promise<bigint> => {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
+  if (res.status !== 200) {
+    // nginx's JSON access log names the upstream it tried and how long it waited.
+    const log = await c
+      .kubectl(['logs', '-n', APP_NS, '-l', 'app.kubernetes.io/component=nginx', '-c', 'nginx', '--tail=3'])
+      .catch((err: Error) => err.message);
+    throw new Error(`GET ${url}: ${res.status} ${await res.text()}\nnginx:\n${log}`);
+  }
   return count(await res.text());
 };
 /** The Application with the lab images' values after the environment's, applied as the README says. */
