@@ -38,6 +38,12 @@ else
   node_version=$("$tools/bin/node" --version) # e.g. v24.21.0
   image=${HIT_COUNTER_BASE_IMAGE:-localhost/hit-counter-base:node${node_version#v}-$SUITE}
 fi
+# One build at a time (the image test and tools/lab-images.sh may call this together): a second
+# caller waits, then finds the image made.
+cache=$tools/base
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
 if podman image exists "$image"; then
   echo "$image"
   exit 0
@@ -49,8 +55,6 @@ mirror=${DEBIAN_MIRROR:-$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)'
   awk -v s="$SUITE" '$2 == s && $1 !~ /security/ { print $1; exit }')}
 [[ -n $mirror ]] || fail "no Debian $SUITE mirror in the host's apt sources; set DEBIAN_MIRROR=http://<mirror>/debian"
 
-cache=$tools/base
-mkdir -p "$cache"
 work=$(mktemp -d "$cache/work.XXXXXX")
 cleanup() {
   # An interrupted debootstrap can leave /proc or /sys mounted inside its target.
