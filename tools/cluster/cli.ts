@@ -159,7 +159,7 @@ async function up(args: string[]): Promise<void> {
     const parts = cluster.parts();
     for (const p of parts)
       console.log(
-        `${p.name.padEnd(34)} pid ${String(p.pid).padEnd(8)} port ${String(p.port).padEnd(6)} log ${p.logFile}`,
+        `${p.name.padEnd(34)} pid ${String(p.pid).padEnd(8)} port ${String(p.port || '-').padEnd(6)} log ${p.logFile}`,
       );
     const state: State = {
       launcherPid: process.pid,

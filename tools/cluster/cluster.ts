@@ -65,11 +65,14 @@ export interface AddOnContext {
   log: (line: string) => void;
   /** kubeconfig per client identity */
   kubeconfigs: Record<string, string>;
-  /** starts a part on a fresh loopback port (given to args), stopped with the cluster */
+  /**
+   * starts a part on a fresh loopback port (given to args) or the given one (0: it listens on
+   * none), stopped with the cluster
+   */
   start(
     name: string,
     args: (port: number) => string[],
-    o?: { bin?: string; env?: NodeJS.ProcessEnv },
+    o?: { bin?: string; env?: NodeJS.ProcessEnv; port?: number },
   ): Promise<number>;
   freePort(): Promise<number>;
   /** polls until ready, failing at once if any part has exited */

@@ -90,7 +90,9 @@ export async function startRealNode(
     join(paths.cniConf, '10-hit-counter.conflist'),
     JSON.stringify(cniConfig(paths.cniIpam, o.serviceCidr), null, 2),
   );
-  await ctx.start('containerd', () => ['--config', paths.containerdConfig, '--log-level', 'warn']);
+  await ctx.start('containerd', () => ['--config', paths.containerdConfig, '--log-level', 'warn'], {
+    port: 0, // its socket only
+  });
   const ctr = (args: string[], timeoutMs = 60_000) =>
     runCommand(bins.ctr as string, ['--address', paths.socket, '--namespace', 'k8s.io', ...args], {
       timeoutMs,
@@ -104,12 +106,13 @@ export async function startRealNode(
 
   log('starting kubelet and kube-proxy ...');
   const healthzPort = await ctx.freePort();
+  const kubeletPort = await ctx.freePort();
   writeFileSync(
     paths.kubeletConfig,
     JSON.stringify(
       kubeletConfig(paths, {
         healthzPort,
-        port: await ctx.freePort(),
+        port: kubeletPort,
         clusterDns: o.clusterDns,
         caCert: ctx.caCert,
       }),
@@ -117,15 +120,19 @@ export async function startRealNode(
       2,
     ),
   );
-  await ctx.start('kubelet', () => [
-    `--config=${paths.kubeletConfig}`,
-    `--kubeconfig=${ctx.kubeconfigs.kubelet}`,
-    `--root-dir=${paths.kubeletRoot}`,
-    `--cert-dir=${join(paths.kubeletRoot, 'pki')}`,
-    `--hostname-override=${REAL_NODE_NAME}`,
-    `--node-ip=${NODE_NETWORK.nodeIp}`,
-    `--node-labels=${['topology.kubernetes.io/region=local', 'topology.kubernetes.io/zone=local-a'].join(',')}`,
-  ]);
+  await ctx.start(
+    'kubelet',
+    () => [
+      `--config=${paths.kubeletConfig}`,
+      `--kubeconfig=${ctx.kubeconfigs.kubelet}`,
+      `--root-dir=${paths.kubeletRoot}`,
+      `--cert-dir=${join(paths.kubeletRoot, 'pki')}`,
+      `--hostname-override=${REAL_NODE_NAME}`,
+      `--node-ip=${NODE_NETWORK.nodeIp}`,
+      `--node-labels=${['topology.kubernetes.io/region=local', 'topology.kubernetes.io/zone=local-a'].join(',')}`,
+    ],
+    { port: kubeletPort },
+  );
   host.kubeProxyRan(bins['kube-proxy'] as string);
   const proxyHealthz = await ctx.freePort();
   await ctx.start('kube-proxy', (port) => [
