@@ -25,8 +25,8 @@ COMPONENTS=(
   "argocd github.com/argoproj/argo-cd/v3@v3.2.11 7 github.com/argoproj/argo-cd/v3/cmd:argocd"
   "prometheus-operator github.com/prometheus-operator/prometheus-operator@v0.85.0 3 github.com/prometheus-operator/prometheus-operator/cmd/operator:prometheus-operator"
   # The real node's cluster DNS and storage provisioner (v0.0.30 is the newest the proxy serves).
-  "coredns github.com/coredns/coredns@v1.15.0 5 github.com/coredns/coredns"
-  "local-path-provisioner github.com/rancher/local-path-provisioner@v0.0.30 3 github.com/rancher/local-path-provisioner"
+  "coredns github.com/coredns/coredns@v1.15.0 3 github.com/coredns/coredns"
+  "local-path-provisioner github.com/rancher/local-path-provisioner@v0.0.30 2 github.com/rancher/local-path-provisioner"
 )
 # -------------------------------------------------------------------------------------------
 
