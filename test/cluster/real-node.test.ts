@@ -10,9 +10,16 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { runCommand } from '../../tools/cluster/api.ts';
-import { NODE_CGROUP_ROOT, NODE_NETWORK } from '../../tools/cluster/node-host.ts';
+import {
+  FIXED_PATHS,
+  IPTABLES_TABLES,
+  KUBELET_TUNABLES,
+  NODE_CGROUP_ROOT,
+  NODE_NETWORK,
+} from '../../tools/cluster/node-host.ts';
 import { launchChromium } from '../../tools/lib/browser.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
+import { aofRewritten } from '../../tools/stack/backup.ts';
 import { runLoad } from '../../tools/stack/load.ts';
 import {
   APP_NS,
@@ -38,7 +45,7 @@ async function hostTraces(): Promise<Record<string, string[]>> {
   const { bridge } = NODE_NETWORK;
   const ours = new RegExp(`KUBE-|hit-counter|\\b${bridge}\\b`);
   const rules: string[] = [];
-  for (const table of ['filter', 'nat', 'mangle', 'raw'])
+  for (const table of IPTABLES_TABLES)
     rules.push(
       ...(await sh('iptables', ['-w', '-t', table, '-S']))
         .filter((l) => ours.test(l))
@@ -59,10 +66,11 @@ async function hostTraces(): Promise<Record<string, string[]>> {
     cgroups: readdirSync('/sys/fs/cgroup').filter((h) =>
       existsSync(path.join('/sys/fs/cgroup', h, NODE_CGROUP_ROOT)),
     ),
-    paths: ['/var/lib/kubelet', '/var/log/containers', '/run/containerd'].filter((p) => existsSync(p)),
-    tunables: ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops'].map(
-      (k) => `${k}=${readFileSync(`/proc/sys/${k}`, 'utf8').trim()}`,
+    // The node's own fixed paths (the CNI cache is podman's too, which another test may create).
+    paths: [FIXED_PATHS.devicePlugins, FIXED_PATHS.containerLogs, FIXED_PATHS.containerdRun].filter((p) =>
+      existsSync(p),
     ),
+    tunables: KUBELET_TUNABLES.map((k) => `${k}=${readFileSync(`/proc/sys/${k}`, 'utf8').trim()}`),
   };
 }
 
@@ -85,6 +93,9 @@ const count = (body: string): bigint => {
   if (!m) throw new Error(`not a counter answer: ${body.slice(0, 200)}`);
   return BigInt(m[1] as string);
 };
+/** The status of a service pod's own /ready, asked at its pod address. */
+const podReady = async (pod: Obj): Promise<number> =>
+  (await fetch(`http://${pod.status.podIP}:8000/ready`, { signal: AbortSignal.timeout(3000) })).status;
 let url = '';
 const hit = async (): Promise<bigint> => {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
@@ -229,9 +240,8 @@ t.test(
       .filter((v) => v.persistentVolumeClaim)
       .map((v) => v.persistentVolumeClaim.claimName);
     const service = (await pods(APP_NS, 'app.kubernetes.io/component=service'))[0]!;
-    const ready = `http://${service.status.podIP}:8000/ready`;
-    const readyStatus = async () => (await fetch(ready, { signal: AbortSignal.timeout(3000) })).status;
-    t.equal(await readyStatus(), 200, `${ready} answers 200 before`);
+    const readyStatus = () => podReady(service);
+    t.equal(await readyStatus(), 200, `${service.metadata.name} /ready answers 200 before`);
     const start = await hit();
 
     await c.kubectl(['delete', 'pod', '-n', APP_NS, redis!.metadata.name, '--wait=false']);
@@ -400,10 +410,7 @@ t.test('backup Job writes an RDB; the README restore brings back that exact coun
   await redisCli('CONFIG', 'SET', 'appendonly', 'yes');
   await waitFor(
     async () => {
-      const info = await redisCli('INFO', 'persistence');
-      return ['aof_enabled:1', 'aof_rewrite_in_progress:0', 'aof_rewrite_scheduled:0'].every((l) =>
-        info.includes(l),
-      );
+      return aofRewritten(await redisCli('INFO', 'persistence'));
     },
     { timeoutMs: 60_000, what: 'Redis to write the restored data into a new AOF' },
   );
@@ -434,11 +441,10 @@ t.test('backup Job writes an RDB; the README restore brings back that exact coun
   await waitReady(c, APP_NS, 180_000);
   // Each service pod connected to the restarted Redis (its probe may not have run since).
   for (const p of await pods(APP_NS, 'app.kubernetes.io/component=service'))
-    await waitFor(
-      async () =>
-        (await fetch(`http://${p.status.podIP}:8000/ready`, { signal: AbortSignal.timeout(3000) })).ok,
-      { timeoutMs: 60_000, what: `${p.metadata.name} /ready` },
-    );
+    await waitFor(async () => (await podReady(p)) === 200, {
+      timeoutMs: 60_000,
+      what: `${p.metadata.name} /ready`,
+    });
   t.equal(await hit(), counted + 1n, 'the service counts on from the restored value');
 });
 

@@ -34,7 +34,7 @@ export const NODE_NETWORK = {
 export const NODE_CGROUP_ROOT = '/hit-counter-node';
 
 /** Kernel tunables kubelet sets at start (its setupKernelTunables); put back by undo(). */
-const KUBELET_TUNABLES = [
+export const KUBELET_TUNABLES = [
   'vm/overcommit_memory',
   'vm/panic_on_oom',
   'kernel/panic',
@@ -44,7 +44,7 @@ const KUBELET_TUNABLES = [
 ];
 
 /** Paths kubelet and containerd use outside any directory they are given. */
-const FIXED_PATHS = {
+export const FIXED_PATHS = {
   /** kubelet's device plugin socket (a constant in its code) */
   devicePlugins: '/var/lib/kubelet',
   /** kubelet's symlinks to container logs (a constant in its code) */
@@ -79,7 +79,7 @@ interface HostRecord {
   kubeChains: Record<string, string[]>;
 }
 
-const IPTABLES_TABLES = ['filter', 'nat', 'mangle', 'raw'];
+export const IPTABLES_TABLES = ['filter', 'nat', 'mangle', 'raw'];
 
 /** The KUBE-* chains of an iptables table. */
 function kubeChains(table: string): string[] {

@@ -270,7 +270,7 @@ function cniConfig(ipamDir: string, serviceCidr: string): object {
 }
 
 function kubeletConfig(
-  p: { socket: string; podLogs: string; kubeletRoot: string },
+  p: { socket: string; podLogs: string },
   o: { healthzPort: number; port: number; clusterDns: string; caCert: string },
 ): object {
   return {
@@ -307,7 +307,7 @@ function kubeletConfig(
     serializeImagePulls: false,
     maxPods: 60,
     // No KUBE-FIREWALL / canary chains: they guard the localhost NodePorts kube-proxy does not open
-    // here (kube-proxy keeps its own copy of the rule, removed by its --cleanup).
+    // here (kube-proxy keeps its own copy of the rule, which node-host.ts removes after it).
     makeIPTablesUtilChains: false,
   };
 }

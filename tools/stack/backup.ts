@@ -36,6 +36,13 @@ export async function runBackupScript(o: {
   }
 }
 
+/** True when `INFO persistence` says AOF is on and no rewrite is running or due (a new AOF is written). */
+export function aofRewritten(info: string): boolean {
+  return ['aof_enabled:1', 'aof_rewrite_in_progress:0', 'aof_rewrite_scheduled:0'].every((l) =>
+    info.includes(l),
+  );
+}
+
 /**
  * The README's restore, steps 2-5 (step 1, stopping writes and Redis, is the caller's):
  * move appendonlydir aside, put the RDB in place as dump.rdb, start Redis once with
@@ -56,9 +63,7 @@ export async function restoreFromRdb(o: {
   await waitFor(
     async () => {
       const info = await loading.cli('INFO', 'persistence');
-      return ['aof_enabled:1', 'aof_rewrite_in_progress:0', 'aof_rewrite_scheduled:0'].every((l) =>
-        info.includes(l),
-      );
+      return aofRewritten(info);
     },
     { timeoutMs: 60_000, what: 'Redis to write the restored data into a new AOF' },
   );
