@@ -15,7 +15,7 @@ export type Lifecycle = { draining: boolean };
 
 export type AppOptions = {
   lifecycle?: Lifecycle;
-  /** A ready-made store (unit tests); otherwise Redis when REDIS_URL is set, else embedded. */
+  /** A ready-made store (unit tests); otherwise Redis when REDIS_URL or REDIS_SENTINELS is set, else embedded. */
   store?: CounterStore;
   logger?: FastifyServerOptions['logger'];
   /** Redis command timeout in ms (default 1000); tests hold Redis longer than that on purpose. */
@@ -43,10 +43,14 @@ export function buildApp(config: Config, opts: AppOptions = {}): FastifyInstance
   const metrics = createMetrics(() => readyState().ready);
   if (opts.store) {
     store = opts.store;
-  } else if (config.redisUrl) {
+  } else if (config.redisUrl || config.redisSentinels) {
     store = new RedisStore({
       url: config.redisUrl,
+      sentinels: config.redisSentinels,
+      sentinelName: config.redisSentinelName,
+      db: config.redisDb,
       password: config.redisPassword,
+      waitReplicas: config.redisWaitReplicas,
       key: config.counterKey,
       batchMax: config.batchMax,
       log: app.log,
@@ -54,7 +58,9 @@ export function buildApp(config: Config, opts: AppOptions = {}): FastifyInstance
       commandTimeoutMs: opts.redisCommandTimeoutMs,
     });
   } else {
-    app.log.warn('REDIS_URL is unset: using the embedded in-memory store (one process, lost on exit)');
+    app.log.warn(
+      'REDIS_URL and REDIS_SENTINELS are unset: using the embedded in-memory store (one process, lost on exit)',
+    );
     store = new MemoryStore();
   }
   app.addHook('onClose', async () => store.close());

@@ -5,9 +5,18 @@ import { envSchema } from 'env-schema';
 export type Config = {
   port: number;
   host: string;
-  /** Unset = the embedded in-memory store. */
+  /** One Redis; unset (and no sentinels) = the embedded in-memory store. */
   redisUrl: string | undefined;
+  /** Redis behind Sentinel: every sentinel's address (instead of redisUrl). */
+  redisSentinels: { host: string; port: number }[] | undefined;
+  /** Sentinel's name for the primary. */
+  redisSentinelName: string;
+  /** Database number in Sentinel mode (with redisUrl it is the URL's path). */
+  redisDb: number;
+  /** Password of Redis, and of the sentinels in Sentinel mode. */
   redisPassword: string | undefined;
+  /** Replicas that must acknowledge each batch (WAIT) before its hits are answered. */
+  redisWaitReplicas: number;
   counterKey: string;
   batchMax: number;
   shutdownDelayMs: number;
@@ -32,7 +41,31 @@ const schema = {
       pattern: '^rediss?://[^\\s/]+(/\\d+)?$',
       description: 'redis://host:port/db (or unset for the embedded store)',
     },
+    REDIS_SENTINELS: {
+      type: 'string',
+      pattern: '^[^\\s,:/]+:\\d{1,5}(,[^\\s,:/]+:\\d{1,5}){0,15}$',
+      description: 'host:port of every Redis Sentinel, comma-separated, at most 16 (instead of REDIS_URL)',
+    },
+    REDIS_SENTINEL_NAME: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9._-]{1,128}$',
+      default: 'hit-counter',
+      description: "Sentinel's name for the primary: 1-128 letters, digits, '.', '_' or '-'",
+    },
+    REDIS_DB: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 15,
+      description:
+        "an integer 0-15, with REDIS_SENTINELS only (with REDIS_URL the database is the URL's path)",
+    },
     REDIS_PASSWORD: { type: 'string', description: 'the Redis AUTH password' },
+    REDIS_WAIT_REPLICAS: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 16,
+      description: 'an integer 0-16 (default 1 with REDIS_SENTINELS, else 0), with a Redis store',
+    },
     COUNTER_KEY: {
       type: 'string',
       minLength: 1,
@@ -74,7 +107,11 @@ type Raw = {
   PORT: number;
   HOST: string;
   REDIS_URL?: string;
+  REDIS_SENTINELS?: string;
+  REDIS_SENTINEL_NAME: string;
+  REDIS_DB?: number;
   REDIS_PASSWORD?: string;
+  REDIS_WAIT_REPLICAS?: number;
   COUNTER_KEY: string;
   COUNTER_BATCH_MAX: number;
   SHUTDOWN_DELAY_MS: number;
@@ -82,15 +119,22 @@ type Raw = {
   KEEP_ALIVE_TIMEOUT_MS: number;
 };
 
+const EMPTY_IS_UNSET = new Set([
+  'REDIS_URL',
+  'REDIS_SENTINELS',
+  'REDIS_PASSWORD',
+  'REDIS_DB',
+  'REDIS_WAIT_REPLICAS',
+]);
+
 type AjvError = { instancePath: string; keyword: string; message?: string };
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const data: Record<string, string> = {};
   for (const name of Object.keys(schema.properties)) {
     const value = env[name];
-    // An empty REDIS_URL/REDIS_PASSWORD (common with Kubernetes env from optional values) means unset.
-    if (value === undefined || (value === '' && (name === 'REDIS_URL' || name === 'REDIS_PASSWORD')))
-      continue;
+    // An empty optional variable (common with Kubernetes env from optional values) means unset.
+    if (value === undefined || (value === '' && EMPTY_IS_UNSET.has(name))) continue;
     data[name] = value;
   }
   let raw: Raw;
@@ -109,11 +153,36 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     const problem = first.keyword === 'pattern' ? 'wrong form' : first.message;
     throw new ConfigError(`${name}=${shown} is invalid (${problem}); expected ${spec.description}`);
   }
+  const sentinels = raw.REDIS_SENTINELS?.split(',').map((address) => {
+    const at = address.lastIndexOf(':');
+    return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+  });
+  if (sentinels?.some((s) => s.port < 1 || s.port > 65535))
+    throw new ConfigError(
+      `REDIS_SENTINELS=${JSON.stringify(raw.REDIS_SENTINELS)} is invalid (a port is out of range); expected ports 1-65535`,
+    );
+  if (raw.REDIS_URL && sentinels)
+    throw new ConfigError(
+      `REDIS_SENTINELS=${JSON.stringify(raw.REDIS_SENTINELS)} is invalid (REDIS_URL is set too); expected one of them: REDIS_URL for one Redis, REDIS_SENTINELS for Redis behind Sentinel`,
+    );
+  if (raw.REDIS_DB !== undefined && !sentinels)
+    throw new ConfigError(
+      `REDIS_DB="${raw.REDIS_DB}" is invalid (REDIS_SENTINELS is unset); expected the database in REDIS_URL's path (redis://host:port/${raw.REDIS_DB})`,
+    );
+  const hasRedis = raw.REDIS_URL !== undefined || sentinels !== undefined;
+  if (raw.REDIS_WAIT_REPLICAS && !hasRedis)
+    throw new ConfigError(
+      `REDIS_WAIT_REPLICAS="${raw.REDIS_WAIT_REPLICAS}" is invalid (no Redis store is set); expected REDIS_URL or REDIS_SENTINELS too`,
+    );
   return {
     port: raw.PORT,
     host: raw.HOST,
     redisUrl: raw.REDIS_URL,
+    redisSentinels: sentinels,
+    redisSentinelName: raw.REDIS_SENTINEL_NAME,
+    redisDb: raw.REDIS_DB ?? 0,
     redisPassword: raw.REDIS_PASSWORD,
+    redisWaitReplicas: raw.REDIS_WAIT_REPLICAS ?? (sentinels ? 1 : 0),
     counterKey: raw.COUNTER_KEY,
     batchMax: raw.COUNTER_BATCH_MAX,
     shutdownDelayMs: raw.SHUTDOWN_DELAY_MS,

@@ -24,11 +24,11 @@ export function createMetrics(isReady: () => boolean): Metrics {
   });
   const storeErrors = new Counter({
     name: 'hitcounter_store_errors_total',
-    help: 'Failed store commands by kind: timeout (may still have been applied), unavailable, error',
+    help: 'Failed store commands by kind: timeout and unreplicated (both may have been counted), unavailable, error',
     labelNames: ['kind'] as const,
     registers,
   });
-  for (const kind of ['timeout', 'unavailable', 'error']) storeErrors.inc({ kind }, 0);
+  for (const kind of ['timeout', 'unreplicated', 'unavailable', 'error']) storeErrors.inc({ kind }, 0);
   const httpDuration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by method, route template and status code (probes and /metrics excluded)',

@@ -9,7 +9,11 @@ t.test('defaults follow the contract', async (t) => {
     port: 8000,
     host: '0.0.0.0',
     redisUrl: undefined,
+    redisSentinels: undefined,
+    redisSentinelName: 'hit-counter',
+    redisDb: 0,
     redisPassword: undefined,
+    redisWaitReplicas: 0,
     counterKey: 'hits',
     batchMax: 1024,
     shutdownDelayMs: 0,
@@ -44,6 +48,33 @@ t.test('values are parsed and typed; empty REDIS_URL means the embedded store', 
   t.equal(loadConfig({ REDIS_URL: '' }).redisUrl, undefined);
 });
 
+t.test(
+  'Sentinel mode: the sentinels, the name and the database; WAIT for one replica by default',
+  async (t) => {
+    const c = loadConfig({
+      REDIS_SENTINELS: 'redis-0.redis-headless:26379,10.0.0.7:26380',
+      REDIS_SENTINEL_NAME: 'counter.primary',
+      REDIS_DB: '3',
+    });
+    t.same(c.redisSentinels, [
+      { host: 'redis-0.redis-headless', port: 26379 },
+      { host: '10.0.0.7', port: 26380 },
+    ]);
+    t.equal(c.redisSentinelName, 'counter.primary');
+    t.equal(c.redisDb, 3);
+    t.equal(c.redisUrl, undefined);
+    t.equal(c.redisWaitReplicas, 1, 'Sentinel mode waits for one replica unless told otherwise');
+    t.equal(loadConfig({ REDIS_SENTINELS: 'a:1', REDIS_WAIT_REPLICAS: '0' }).redisWaitReplicas, 0);
+    t.equal(loadConfig({ REDIS_URL: 'redis://r:6379/0', REDIS_WAIT_REPLICAS: '2' }).redisWaitReplicas, 2);
+    t.equal(
+      loadConfig({ REDIS_URL: 'redis://r:6379/0' }).redisWaitReplicas,
+      0,
+      'one Redis: no WAIT by default',
+    );
+    t.equal(loadConfig({ REDIS_SENTINELS: '', REDIS_DB: '' }).redisSentinels, undefined, 'empty means unset');
+  },
+);
+
 const bad: [Record<string, string>, string, RegExp][] = [
   [{ PORT: 'eighty' }, 'PORT', /expected an integer 0-65535/],
   [{ PORT: '70000' }, 'PORT', /must be <= 65535/],
@@ -53,6 +84,27 @@ const bad: [Record<string, string>, string, RegExp][] = [
   [{ SHUTDOWN_DELAY_MS: '-1' }, 'SHUTDOWN_DELAY_MS', /integer 0-600000/],
   [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /one of fatal\|error\|warn\|info\|debug\|trace\|silent/],
   [{ KEEP_ALIVE_TIMEOUT_MS: '500' }, 'KEEP_ALIVE_TIMEOUT_MS', /keepalive_timeout/],
+  [{ REDIS_SENTINELS: 'sentinel-0' }, 'REDIS_SENTINELS', /wrong form.*host:port of every Redis Sentinel/],
+  [{ REDIS_SENTINELS: 's:26379;t:26379' }, 'REDIS_SENTINELS', /comma-separated/],
+  [{ REDIS_SENTINELS: 's:26379,t:99999' }, 'REDIS_SENTINELS', /port is out of range.*1-65535/],
+  [{ REDIS_SENTINEL_NAME: 'my primary' }, 'REDIS_SENTINEL_NAME', /letters, digits/],
+  [{ REDIS_SENTINELS: 's:1', REDIS_DB: '16' }, 'REDIS_DB', /integer 0-15/],
+  [{ REDIS_URL: 'redis://r:6379/0', REDIS_WAIT_REPLICAS: 'one' }, 'REDIS_WAIT_REPLICAS', /integer 0-16/],
+  [
+    { REDIS_URL: 'redis://r:6379/0', REDIS_SENTINELS: 's:1' },
+    'REDIS_SENTINELS',
+    /REDIS_URL is set too.*one of them/,
+  ],
+  [
+    { REDIS_URL: 'redis://r:6379/0', REDIS_DB: '2' },
+    'REDIS_DB',
+    /REDIS_SENTINELS is unset.*redis:\/\/host:port\/2/,
+  ],
+  [
+    { REDIS_WAIT_REPLICAS: '1' },
+    'REDIS_WAIT_REPLICAS',
+    /no Redis store.*expected REDIS_URL or REDIS_SENTINELS/,
+  ],
 ];
 
 t.test('a bad value throws a ConfigError naming the variable and the expected form', async (t) => {

@@ -122,6 +122,43 @@ t.test('a stalled Redis gives a bounded 503; the timed-out INCRBY may still coun
   t.equal(await server.cli('GET', 'hits'), '2');
 });
 
+t.test('WAIT: a batch is answered once a replica holds it; unacknowledged, it is a 503', async (t) => {
+  const primary = await redis(t);
+  const replica = await redis(t, { args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+  await waitFor(async () => /master_link_status:up/.test(await replica.cli('INFO', 'replication')), {
+    what: 'the replica in sync',
+  });
+  const waiting = await redisApp(t, { REDIS_URL: primary.url, REDIS_WAIT_REPLICAS: '1' });
+  const async = await redisApp(t, { REDIS_URL: primary.url, COUNTER_KEY: 'async' });
+  await whenReady(waiting);
+  await whenReady(async);
+  t.same(contiguousRange(await hits(waiting, 50)), [1n, 50n]);
+  t.ok(commandCalls(await primary.cli('INFO', 'commandstats'), 'wait') >= 1, 'each batch sent a WAIT');
+  t.equal(await replica.cli('GET', 'hits'), '50', 'the replica holds every number answered');
+
+  // A stopped replica acknowledges nothing: the batch is counted on the primary but answered 503.
+  replica.proc.signal('SIGSTOP');
+  t.teardown(() => replica.proc.signal('SIGCONT'));
+  const refused = await waiting.inject({ url: '/' });
+  t.equal(refused.statusCode, 503, 'no replica acknowledged the batch');
+  t.equal(refused.headers['retry-after'], '1');
+  t.match(
+    (await waiting.inject({ url: '/metrics' })).body,
+    /^hitcounter_store_errors_total\{kind="unreplicated"\} 1$/m,
+  );
+  t.equal(await primary.cli('GET', 'hits'), '51', 'documented over-count: the primary counted it');
+  // Without WAIT the same hit is answered although no replica holds it (what a failover would lose).
+  t.equal((await async.inject({ url: '/' })).statusCode, 200, 'REDIS_WAIT_REPLICAS=0 answers regardless');
+
+  replica.proc.signal('SIGCONT');
+  await waitFor(async () => (await waiting.inject({ url: '/' })).statusCode === 200, { what: 'recovery' });
+  t.equal(
+    await primary.cli('GET', 'hits'),
+    '52',
+    'the next number follows the over-counted one: none repeats',
+  );
+});
+
 t.test('REDIS_PASSWORD authenticates; a wrong one keeps the service unready', async (t) => {
   const server = await redis(t, { args: ['--requirepass', 's3cret'], password: 's3cret' });
   const good = await redisApp(t, { REDIS_URL: server.url, REDIS_PASSWORD: 's3cret' });

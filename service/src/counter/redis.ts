@@ -2,15 +2,30 @@
 // Numbers travel as strings (stringNumbers) and become bigints, so they are exact over Redis's
 // whole signed 64-bit range. A timed-out INCRBY may still have been applied by Redis: that hit is
 // answered 503 but counted (an over-count, reported as hitcounter_store_errors_total{kind="timeout"}).
-import { Redis } from 'ioredis';
+//
+// Behind Sentinel, the client asks the sentinels for the primary on every (re)connect and follows a
+// failover without a restart. With waitReplicas > 0 each batch's INCRBY is followed, on the same
+// connection, by WAIT: the batch is answered only once that many replicas hold it, so the replica
+// Sentinel promotes (the one with the largest replication offset) has every number answered 200.
+// A batch not acknowledged in time is answered 503 although the primary counted it: an over-count
+// (kind="unreplicated"), never a number given twice.
+import { Redis, type RedisOptions } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics.ts';
 import { Batcher } from './batcher.ts';
 import { StoreError, type CounterStore, type StoreErrorKind, type StoreStatus } from './store.ts';
 
 export type RedisStoreOptions = {
-  url: string;
+  /** One Redis: redis://host:port/db. */
+  url?: string;
+  /** Redis behind Sentinel (instead of url): the sentinels, the primary's name and the database. */
+  sentinels?: { host: string; port: number }[];
+  sentinelName?: string;
+  db?: number;
+  /** Password of Redis and of the sentinels. */
   password: string | undefined;
+  /** Replicas that must acknowledge each batch before it is answered (0 = no WAIT). */
+  waitReplicas?: number;
   key: string;
   batchMax: number;
   log: FastifyBaseLogger;
@@ -29,6 +44,8 @@ export class RedisStore implements CounterStore {
   readonly #batcher: Batcher;
   readonly #metrics: RedisStoreOptions['metrics'];
   readonly #log: FastifyBaseLogger;
+  readonly #waitReplicas: number;
+  readonly #waitMs: number;
   #lastError = '';
 
   constructor(o: RedisStoreOptions) {
@@ -36,7 +53,12 @@ export class RedisStore implements CounterStore {
     this.#key = o.key;
     this.#metrics = o.metrics;
     this.#log = o.log;
-    this.client = new Redis(o.url, {
+    this.#waitReplicas = o.waitReplicas ?? 0;
+    // WAIT gives up after half the command timeout, so Redis (not the client's timer) reports a
+    // missing acknowledgment, and the connection stays usable.
+    this.#waitMs = Math.max(1, Math.floor(timeout / 2));
+    const retry = (times: number): number => Math.min(50 * 2 ** times, RECONNECT_MAX_MS);
+    const options: RedisOptions = {
       password: o.password,
       connectTimeout: timeout,
       commandTimeout: timeout,
@@ -45,10 +67,30 @@ export class RedisStore implements CounterStore {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      retryStrategy: (times) => Math.min(50 * 2 ** times, RECONNECT_MAX_MS),
+      retryStrategy: retry,
+      // A primary demoted under an open connection answers READONLY: reconnect (through the
+      // sentinels, to the new primary) without re-sending the refused command.
+      reconnectOnError: (err) => err.message.startsWith('READONLY'),
       stringNumbers: true,
       lazyConnect: true,
-    });
+    };
+    if (o.sentinels) {
+      this.client = new Redis({
+        ...options,
+        sentinels: o.sentinels,
+        name: o.sentinelName ?? 'hit-counter',
+        db: o.db ?? 0,
+        sentinelPassword: o.password,
+        sentinelRetryStrategy: retry,
+        sentinelCommandTimeout: timeout,
+        // Subscribe to the sentinels' +switch-master: reconnect at once on a failover.
+        failoverDetector: true,
+      });
+    } else if (o.url) {
+      this.client = new Redis(o.url, options);
+    } else {
+      throw new RangeError('RedisStore needs a url or sentinels');
+    }
     this.client.on('ready', () => {
       this.#lastError = '';
       this.#log.info({ store: 'redis' }, 'redis connection ready');
@@ -59,7 +101,10 @@ export class RedisStore implements CounterStore {
       this.#lastError = err.message;
       this.#log.warn({ store: 'redis', err: err.message }, 'redis connection error; reconnecting');
     });
-    this.#batcher = new Batcher((k) => this.#incrBy(k), o.batchMax);
+    this.#batcher = new Batcher(
+      this.#waitReplicas > 0 ? (k) => this.#incrByReplicated(k) : (k) => this.#incrBy(k),
+      o.batchMax,
+    );
     // Connect in the background: the process serves /health while Redis is unreachable.
     this.client.connect().catch(() => {});
   }
@@ -100,6 +145,27 @@ export class RedisStore implements CounterStore {
   async #incrBy(k: number): Promise<bigint> {
     const value = await this.#command(() => this.client.incrby(this.#key, k));
     this.#metrics.batchSize.observe(k);
+    return BigInt(value);
+  }
+
+  /** INCRBY, then WAIT on the same connection (sent together: one round trip). */
+  async #incrByReplicated(k: number): Promise<bigint> {
+    let wait: Promise<number> | undefined;
+    const value = await this.#command(() => {
+      const incr = this.client.incrby(this.#key, k);
+      wait = this.client.wait(this.#waitReplicas, this.#waitMs);
+      wait.catch(() => {}); // awaited below unless the INCRBY already failed
+      return incr;
+    });
+    this.#metrics.batchSize.observe(k);
+    const acked = await this.#command(() => wait as Promise<number>);
+    if (Number(acked) < this.#waitReplicas) {
+      this.#metrics.storeErrors.inc({ kind: 'unreplicated' });
+      throw new StoreError(
+        'unreplicated',
+        `redis: ${acked} of ${this.#waitReplicas} replica(s) acknowledged the batch within ${this.#waitMs} ms`,
+      );
+    }
     return BigInt(value);
   }
 

@@ -1,6 +1,7 @@
 // The counter store contract: every hit gets its own exact number (a bigint, Redis's signed 64-bit
 // range), numbers are unique and, when every hit succeeds, contiguous.
-export type StoreErrorKind = 'timeout' | 'unavailable' | 'error';
+// A timeout or an unreplicated batch may have been counted by Redis: an over-count, never a repeat.
+export type StoreErrorKind = 'timeout' | 'unavailable' | 'error' | 'unreplicated';
 
 export class StoreError extends Error {
   override name = 'StoreError';
