@@ -43,7 +43,7 @@ function backup(env: Record<string, string>) {
 t.test('the rendered redis.conf runs redis-server 7.0 with the chart settings', async (t) => {
   const redis = await start(t, await renderedConf());
   t.equal(await redis.cli('CONFIG', 'GET', 'appendonly'), 'appendonly\nyes');
-  t.equal(await redis.cli('CONFIG', 'GET', 'appendfsync'), 'appendfsync\neverysec');
+  t.equal(await redis.cli('CONFIG', 'GET', 'appendfsync'), 'appendfsync\nalways', 'durable by default');
   t.equal(await redis.cli('CONFIG', 'GET', 'maxmemory-policy'), 'maxmemory-policy\nnoeviction');
   t.equal(await redis.cli('CONFIG', 'GET', 'maxmemory'), `maxmemory\n${200 * 1024 * 1024}`);
   for (const cmd of ['FLUSHALL', 'FLUSHDB', 'KEYS'])

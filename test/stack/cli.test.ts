@@ -77,6 +77,31 @@ t.test('starts, prints pids, ports, logs and the URL, and stops everything on SI
   await interrupt(t, proc, pids, 'no process it started is left');
 });
 
+t.test('--ha: three Redis nodes and three Sentinels, printed, serving, all stopped on SIGINT', async (t) => {
+  const proc = spawnProcess(process.execPath, [cli, '--replicas', '1', '--ha']);
+  t.teardown(() => stopCli(proc));
+  const out = await waitFor(() => (/is up: (http:\S+)/.test(proc.log()) ? proc.log() : ''), {
+    timeoutMs: 60_000,
+    what: 'the stack CLI to print its URL',
+  });
+  const rows = [...out.matchAll(/^(\S+)\s+pid (\d+)\s+port (\d+)\s+log (\S+)$/gm)];
+  t.same(
+    rows.map((r) => r[1]),
+    ['redis-0', 'redis-1', 'redis-2', 'sentinel-0', 'sentinel-1', 'sentinel-2', 'service-0', 'nginx'],
+    'one row per part',
+  );
+  t.match(out, /primary: redis-0 \(Sentinel name hit-counter\)/, 'it names the primary');
+  const pids = rows.map((r) => Number(r[2]));
+  t.ok(pids.every(isAlive), 'every printed pid runs');
+  const url = /is up: (http:\S+)/.exec(out)?.[1] ?? '';
+  t.match(
+    await (await fetch(url)).text(),
+    /^Holla! we have hit 1 times\n$/,
+    'the URL counts through Sentinel',
+  );
+  await interrupt(t, proc, pids, 'no process it started is left');
+});
+
 t.test('--monitoring adds Prometheus and the exporters, all scraped, all stopped on SIGINT', async (t) => {
   const proc = spawnProcess(process.execPath, [cli, '--replicas', '1', '--monitoring']);
   t.teardown(() => stopCli(proc));
@@ -103,7 +128,14 @@ t.test('--monitoring adds Prometheus and the exporters, all scraped, all stopped
 });
 
 t.test('bad arguments: exit 2 with the reason and the usage', async (t) => {
-  for (const args of [['--replicas', 'x'], ['--replicas', '0'], ['--port', '70000'], ['--bogus']]) {
+  for (const args of [
+    ['--replicas', 'x'],
+    ['--replicas', '0'],
+    ['--port', '70000'],
+    ['--bogus'],
+    ['--ha', '--memory'],
+    ['--ha', '--monitoring'],
+  ]) {
     const err = await run(process.execPath, [cli, ...args]).then(
       () => undefined,
       (e: { code?: number; stderr?: string }) => e,

@@ -19,6 +19,11 @@ export type RedisOptions = {
   /** AUTH password the helper's own commands use (set it in the config or with --requirepass). */
   password?: string;
   startTimeoutMs?: number;
+  /**
+   * Launch this instead of redis-server with the options above (e.g. the chart's redis-node.sh,
+   * which execs redis-server or redis-sentinel in its place): it must listen on `port`.
+   */
+  launch?: { command: string; args: string[]; env: NodeJS.ProcessEnv };
 };
 
 export type RedisServer = {
@@ -37,6 +42,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
   const server = requireBinary('redis-server');
   const cliBin = requireBinary('redis-cli');
   const dir = opts.dir ?? tempDir('redis-');
+  if (opts.launch && opts.port === undefined) throw new Error('startRedis: launch needs a port');
   const attempts = opts.port === undefined ? 3 : 1;
   let lastLog = '';
   for (let attempt = 0; attempt < attempts; attempt++) {
@@ -54,7 +60,10 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
       ...(opts.configFile ? [] : ['--save', '', '--appendonly', 'no']),
       ...(opts.args ?? []),
     ];
-    const proc = spawnProcess(server, args, { logFile: join(dir, `redis-${port}.log`) });
+    const logFile = join(dir, `redis-${port}.log`);
+    const proc = opts.launch
+      ? spawnProcess(opts.launch.command, opts.launch.args, { env: opts.launch.env, logFile })
+      : spawnProcess(server, args, { logFile });
     const cli = async (...cmd: string[]) => {
       const auth = opts.password ? ['--no-auth-warning', '-a', opts.password] : [];
       const { stdout } = await run(cliBin, ['-h', '127.0.0.1', '-p', String(port), ...auth, ...cmd], {

@@ -1,4 +1,4 @@
-// npm run stack -- [--replicas N] [--port P] [--memory] [--monitoring]
+// npm run stack -- [--replicas N] [--port P] [--memory | --ha] [--monitoring]
 // Starts the local stack (see stack.ts), prints every part's pid, port and log, then the URL,
 // and stops everything on Ctrl-C (SIGINT) or SIGTERM.
 import { join } from 'node:path';
@@ -7,14 +7,21 @@ import { startMonitoring, type Monitoring } from './monitoring.ts';
 import { startStack, type Stack } from './stack.ts';
 
 const usage =
-  'usage: npm run stack -- [--replicas N (default 3)] [--port P (default: a free port)] [--memory] [--monitoring]';
+  'usage: npm run stack -- [--replicas N (default 3)] [--port P (default: a free port)] [--memory | --ha] [--monitoring]';
 
-function parse(): { replicas: number; port: number | undefined; memory: boolean; monitoring: boolean } {
+function parse(): {
+  replicas: number;
+  port: number | undefined;
+  memory: boolean;
+  ha: boolean;
+  monitoring: boolean;
+} {
   const { values } = parseArgs({
     options: {
       replicas: { type: 'string', default: '3' },
       port: { type: 'string' },
       memory: { type: 'boolean', default: false },
+      ha: { type: 'boolean', default: false },
       monitoring: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -22,6 +29,7 @@ function parse(): { replicas: number; port: number | undefined; memory: boolean;
   if (values.help) {
     console.log(
       `${usage}\n  --memory      no Redis: one replica with the embedded store` +
+        `\n  --ha          the chart's replication architecture: 3 Redis nodes and 3 Redis Sentinels` +
         `\n  --monitoring  also Prometheus, redis_exporter and nginx-prometheus-exporter (chart's ServiceMonitors and rules)`,
     );
     process.exit(0);
@@ -38,13 +46,22 @@ function parse(): { replicas: number; port: number | undefined; memory: boolean;
   if (values.memory && replicas > 1)
     throw new Error('--memory keeps the count inside one process: use it with --replicas 1');
   if (values.monitoring && values.memory) throw new Error('--monitoring needs Redis: leave out --memory');
-  return { replicas, port, memory: values.memory, monitoring: values.monitoring };
+  if (values.ha && values.memory) throw new Error('--ha runs Redis with Sentinel: leave out --memory');
+  if (values.ha && values.monitoring) throw new Error('--monitoring scrapes one Redis: use it without --ha');
+  return { replicas, port, memory: values.memory, ha: values.ha, monitoring: values.monitoring };
 }
 
-function print(s: Stack): void {
+async function print(s: Stack): Promise<void> {
   const row = (part: string, pid: number, port: number | string, log: string): string =>
     `${part.padEnd(10)} pid ${String(pid).padEnd(8)} port ${String(port).padEnd(6)} log ${log}`;
-  if (s.redis) console.log(row('redis', s.redis.pid, s.redis.port, s.redis.proc.logFile));
+  if (s.replication) {
+    const { nodes, sentinels, primaryName } = s.replication;
+    nodes.forEach((n, i) => console.log(row(`redis-${i}`, n.pid, n.port, n.proc.logFile)));
+    sentinels.forEach((n, i) => console.log(row(`sentinel-${i}`, n.pid, n.port, n.proc.logFile)));
+    console.log(
+      `${''.padEnd(11)}primary: redis-${await s.replication.primary()} (Sentinel name ${primaryName})`,
+    );
+  } else if (s.redis) console.log(row('redis', s.redis.pid, s.redis.port, s.redis.proc.logFile));
   s.services.forEach((r, i) => console.log(row(`service-${i}`, r.pid, r.port, r.logFile)));
   console.log(row('nginx', s.nginx.pid, s.nginx.port, join(s.logs, 'nginx-access.log')));
   console.log(`${''.padEnd(34)}error log ${join(s.logs, 'nginx-error.log')}`);
@@ -104,15 +121,17 @@ async function main(): Promise<void> {
   };
 
   try {
-    console.log(`starting the stack: redis, ${opts.replicas} service replica(s), nginx ...`);
+    const redis = opts.memory ? '' : opts.ha ? '3 redis nodes and 3 sentinels, ' : 'redis, ';
+    console.log(`starting the stack: ${redis}${opts.replicas} service replica(s), nginx ...`);
     stack = await startStack({
       replicas: opts.replicas,
       port: opts.port,
       store: opts.memory ? 'memory' : 'redis',
+      ha: opts.ha,
       keepDir: true,
     });
     checkpoint();
-    print(stack);
+    await print(stack);
     if (opts.monitoring) {
       monitoring = await startMonitoring(stack);
       checkpoint();

@@ -35,6 +35,9 @@ export interface RenderOptions {
 
 export interface Rendered {
   redisConf: string;
+  /** the replication architecture only: Sentinel's config template and the node start script */
+  sentinelConf: string | undefined;
+  redisNodeScript: string | undefined;
   nginxConf: string;
   /** the service container's literal env of the rendered Deployment (valueFrom entries left out) */
   serviceEnv: Record<string, string>;
@@ -72,12 +75,18 @@ async function render(o: RenderOptions, showOnly: string[]): Promise<K8sObject[]
   return parseManifests(text);
 }
 
-function dataKey(objects: K8sObject[], key: string): string {
+function optionalKey(objects: K8sObject[], key: string): string | undefined {
   for (const o of objects) {
     const value = o.kind === 'ConfigMap' ? (o.data as Record<string, string> | undefined)?.[key] : undefined;
     if (typeof value === 'string') return value;
   }
-  throw new Error(`the rendered chart has no ConfigMap with the key ${key}`);
+  return undefined;
+}
+
+function dataKey(objects: K8sObject[], key: string): string {
+  const value = optionalKey(objects, key);
+  if (value === undefined) throw new Error(`the rendered chart has no ConfigMap with the key ${key}`);
+  return value;
 }
 
 function serviceEnv(objects: K8sObject[]): Record<string, string> {
@@ -99,6 +108,8 @@ export async function renderStack(o: RenderOptions): Promise<Rendered> {
   const redisConf = dataKey(objects, 'redis.conf');
   return {
     redisConf,
+    sentinelConf: optionalKey(objects, 'sentinel.conf'),
+    redisNodeScript: optionalKey(objects, 'redis-node.sh'),
     nginxConf: dataKey(objects, 'nginx.conf'),
     serviceEnv: serviceEnv(objects),
     backupScript: dataKey(objects, 'backup.sh'),

@@ -11,6 +11,7 @@ import { startRedis, type RedisServer } from '../lib/redis.ts';
 import { runBackupScript, restoreFromRdb } from './backup.ts';
 import { startNginx, type Nginx } from './nginx.ts';
 import { renderNginxConf, renderStack, type Rendered } from './render.ts';
+import { startReplication, type Replication } from './replication.ts';
 import { startReplica, stopReplica, type Replica } from './service.ts';
 
 export interface StackOptions {
@@ -20,6 +21,8 @@ export interface StackOptions {
   port?: number;
   /** 'redis' (default): redis-server with the chart's redis.conf; 'memory': the embedded store */
   store?: 'redis' | 'memory';
+  /** the chart's replication architecture: 3 Redis nodes and 3 Sentinels (redis store only) */
+  ha?: boolean;
   /** service environment overrides, applied over the chart's Deployment env (e.g. COUNTER_BATCH_MAX) */
   env?: Record<string, string>;
   /** extra helm --set values for the render */
@@ -34,7 +37,12 @@ export interface Stack {
   url: string;
   dir: string;
   rendered: Rendered;
+  /** the Redis (with ha: the node last seen as primary; call primary() to look again) */
   redis: RedisServer | undefined;
+  /** with ha: the Redis nodes and Sentinels */
+  replication: Replication | undefined;
+  /** with ha: asks the Sentinels for the primary (and points `redis` at it) */
+  primary(): Promise<RedisServer>;
   redisPassword: string;
   /** the live replicas, in rotation order; replaced entries are new objects */
   services: Replica[];
@@ -65,6 +73,7 @@ export interface Stack {
 export async function startStack(o: StackOptions = {}): Promise<Stack> {
   for (const bin of ['nginx', ...(o.store === 'memory' ? [] : ['redis-server', 'redis-cli'])])
     requireBinary(bin);
+  if (o.ha && o.store === 'memory') throw new Error('ha runs Redis with Sentinel: it needs the redis store');
   const replicas = o.replicas ?? 3;
   if (!Number.isInteger(replicas) || replicas < 1)
     throw new Error(`replicas must be a whole number >= 1, got ${replicas}`);
@@ -96,7 +105,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       prefix: nginxPrefix,
       accessLog: join(logs, 'nginx-access.log'),
       errorLog: join(logs, 'nginx-error.log'),
-      set: o.set ?? [],
+      set: [...(o.ha ? ['redis.architecture=replication'] : []), ...(o.set ?? [])],
     };
     const rendered = await renderStack({ ...renderOpts, upstreams: ports.map(upstream) });
 
@@ -115,15 +124,26 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       redisPort = r.port;
       return r;
     };
-    if (o.store !== 'memory') {
+    let replication: Replication | undefined;
+    if (o.ha) {
+      replication = await startReplication({ dir: redisDir, rendered, password: redisPassword, nodes: 3 });
+      cleanups.push(() => (replication as Replication).stop());
+      redis = replication.nodes[await replication.primary()];
+    } else if (o.store !== 'memory') {
       redis = await launchRedis();
       cleanups.push(async () => void (await redis?.stop({ timeoutMs: 10_000 })));
     }
+    const noSingleRedis = (what: string): Error =>
+      new Error(`${what}: the stack runs Redis with Sentinel: use stack.replication (stopNode, startNode)`);
 
     const serviceEnv: Record<string, string> = { ...rendered.serviceEnv, ...o.env };
     delete serviceEnv.REDIS_URL;
     delete serviceEnv.REDIS_PASSWORD;
-    if (redis) {
+    if (replication) {
+      // the chart's Sentinel settings, at the local addresses
+      serviceEnv.REDIS_SENTINELS = replication.sentinelList;
+      serviceEnv.REDIS_PASSWORD = redisPassword;
+    } else if (redis) {
       // the chart's database number, at the local address
       const db = new URL(rendered.serviceEnv.REDIS_URL ?? 'redis://x/0').pathname || '/0';
       serviceEnv.REDIS_URL = `redis://127.0.0.1:${redis.port}${db}`;
@@ -161,6 +181,12 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       get redis() {
         return redis;
       },
+      replication,
+      async primary() {
+        if (!replication) throw new Error('primary(): the stack runs no Sentinel (start it with ha)');
+        redis = replication.nodes[await replication.primary()] as RedisServer;
+        return redis;
+      },
       redisPassword,
       services,
       nginx,
@@ -170,7 +196,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
         if (!redis)
           throw new Error('counter(): the stack runs the embedded store, there is no Redis to read');
         const key = serviceEnv.COUNTER_KEY ?? 'hits';
-        return BigInt((await redis.cli('GET', key)) || '0');
+        const from = replication ? await stack.primary() : redis;
+        return BigInt((await from.cli('GET', key)) || '0');
       },
       async restartService(i, signal = 'SIGTERM') {
         const old = at(services, i);
@@ -197,10 +224,12 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
         return fresh;
       },
       async stopRedis() {
+        if (replication) throw noSingleRedis('stopRedis()');
         if (!redis) throw new Error('the stack runs the embedded store, there is no Redis to stop');
         await redis.stop({ timeoutMs: 10_000 });
       },
       async startRedis(extraArgs = []) {
+        if (replication) throw noSingleRedis('startRedis()');
         if (o.store === 'memory')
           throw new Error('the stack runs the embedded store, there is no Redis to start');
         if (redis && !redis.proc.hasExited())
@@ -209,6 +238,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
         return redis;
       },
       async restartRedis({ downMs = 0, signal = 'SIGTERM' } = {}) {
+        if (replication) throw noSingleRedis('restartRedis()');
         if (!redis) throw new Error('the stack runs the embedded store, there is no Redis to restart');
         await redis.stop({ signal, timeoutMs: 10_000 });
         if (downMs > 0) await new Promise((r) => setTimeout(r, downMs)); // the outage's length, not a sync
@@ -216,9 +246,16 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       },
       async backupRedis(backupDir) {
         if (!redis) throw new Error('the stack runs the embedded store, there is no Redis to back up');
-        return runBackupScript({ script: rendered.backupScript, redis, password: redisPassword, backupDir });
+        const from = replication ? await stack.primary() : redis;
+        return runBackupScript({
+          script: rendered.backupScript,
+          redis: from,
+          password: redisPassword,
+          backupDir,
+        });
       },
       async restoreRedis(rdbFile) {
+        if (replication) throw noSingleRedis('restoreRedis()');
         return restoreFromRdb({ rdbFile, dataDir: redisDir, startRedis: stack.startRedis });
       },
       stop: stopAll,

@@ -29,6 +29,21 @@ global values only, and a name is never written out twice.
 {{/* nginx: the ClusterIP Service of the exporter's metrics port. */}}
 {{- define "hc.nginxMetricsName" -}}{{ include "hc.base" . }}-nginx-metrics{{- end -}}
 
+{{/* Stable DNS name of Redis pod i, or of the pod named .pod: (dict "ctx" $ "i" 0). */}}
+{{- define "hc.redisNodeHost" -}}
+{{- $g := .ctx.Values.global | default dict -}}
+{{- $pod := .pod | default (printf "%s-%d" (include "hc.redisName" .ctx) (int .i)) -}}
+{{- printf "%s.%s.%s.svc.%s" $pod (include "hc.redisHeadlessName" .ctx) .ctx.Release.Namespace ($g.clusterDomain | default "cluster.local") -}}
+{{- end -}}
+{{/* host:port of every Redis node: (dict "ctx" $ "nodes" 3 "port" 26379 "sep" ","). */}}
+{{- define "hc.redisNodeAddresses" -}}
+{{- $out := list -}}
+{{- range $i := until (int .nodes) -}}
+{{- $out = append $out (printf "%s:%d" (include "hc.redisNodeHost" (dict "ctx" $.ctx "i" $i)) (int $.port)) -}}
+{{- end -}}
+{{- join .sep $out -}}
+{{- end -}}
+
 {{/* The Secret holding the Redis password, and its key. */}}
 {{- define "hc.redisSecretName" -}}
 {{- $auth := .Values.global.redis.auth -}}
