@@ -28,6 +28,7 @@ CHECKOV_VERSION=3.3.30
 DEB_PACKAGES=(
   "redis-server 5:7.0."
   "redis-tools 5:7.0."
+  "redis-sentinel 5:7.0." # the replication architecture's Sentinels (npm run stack -- --ha)
   "nginx 1.22."
   "prometheus 2.42."
   "prometheus-redis-exporter 1.45."
@@ -47,6 +48,7 @@ DEB_PACKAGES=(
   "busybox-static 1:1.35." # the lab busybox image (local-path-provisioner's helper pods)
   "libcap2-bin 1:2.66" # setcap: the lab CoreDNS image binds port 53 as non-root
   "curl 7.88." # the tests' curl on the NodePort
+  "strace 6." # the durability test: the AOF fsync comes before the reply
 )
 # -------------------------------------------------------------------------------------------
 

@@ -4,8 +4,10 @@
 #   redis-node.sh redis [redis-server args]     redis-server as the current primary, or its replica
 #   redis-node.sh sentinel [sentinel args]      a Sentinel watching the current primary
 #   redis-node.sh primary                       prints the current primary's host:port
-#   redis-node.sh handover                      when this node is the primary, asks Sentinel to
-#                                               promote a replica and waits for it (preStop)
+#   redis-node.sh handover                      when this node is the primary: holds writes, waits
+#                                               for the replicas to catch up, asks Sentinel to
+#                                               promote one, then becomes its replica (the pod's
+#                                               preStop hook)
 # The current primary is what the first answering Sentinel reports; when none knows one (the very
 # first start), it is INITIAL_PRIMARY. Environment:
 #   SENTINELS        host:port of every Sentinel, space-separated
@@ -101,20 +103,59 @@ primary)
   ;;
 handover)
   : "${SELF:?set SELF to host:port of this redis-server}"
-  self_role() { timeout 3 redis-cli -h 127.0.0.1 -p "${SELF##*:}" --no-auth-warning ROLE 2>/dev/null | head -n 1; }
-  [ "$(self_role)" = master ] || exit 0
-  for s in $SENTINELS; do
-    timeout 3 redis-cli -h "${s%:*}" -p "${s##*:}" --no-auth-warning \
-      SENTINEL FAILOVER "$PRIMARY_NAME" 2>/dev/null | grep -q OK && break
-  done
-  # Sentinel turns this node into a replica once a replica is promoted: wait for that, 20 s at most.
+  self_cli() { timeout 3 redis-cli -h 127.0.0.1 -p "${SELF##*:}" --no-auth-warning "$@" 2>/dev/null; }
+  [ "$(self_cli ROLE | head -n 1)" = master ] || exit 0
+  # Hold writes first: a write this node accepted after a replica's promotion could be acknowledged
+  # by another replica that then resynchronises from the new primary and drops it. Then wait until
+  # every replica has this node's whole stream, so whichever Sentinel promotes holds every number.
+  self_cli CLIENT PAUSE 30000 WRITE | grep -q OK || fail "CLIENT PAUSE on $SELF failed"
+  unpause() { self_cli CLIENT UNPAUSE >/dev/null || true; }
   i=0
-  while [ $i -lt 40 ]; do
-    [ "$(self_role)" = slave ] && exit 0
-    sleep 0.5
+  while :; do
+    info=$(self_cli INFO replication | tr -d '\r')
+    offset=$(echo "$info" | sed -n 's/^master_repl_offset://p')
+    behind=$(echo "$info" | grep '^slave[0-9]*:' | grep -cv "offset=$offset," || true)
+    online=$(echo "$info" | grep -c '^slave[0-9]*:.*state=online' || true)
+    [ "$online" -gt 0 ] && [ "$behind" -eq 0 ] && break
     i=$((i + 1))
+    [ $i -lt 40 ] || {
+      unpause
+      fail "the replicas of $SELF did not catch up within 20 s; nothing was handed over"
+    }
+    sleep 0.5
   done
-  fail "this node is still the primary 20 s after SENTINEL FAILOVER"
+  asked=
+  for s in $SENTINELS; do
+    if timeout 3 redis-cli -h "${s%:*}" -p "${s##*:}" --no-auth-warning \
+      SENTINEL FAILOVER "$PRIMARY_NAME" 2>/dev/null | grep -q OK; then
+      asked=$s
+      break
+    fi
+  done
+  [ -n "$asked" ] || {
+    unpause
+    fail "no Sentinel of '$SENTINELS' accepted SENTINEL FAILOVER $PRIMARY_NAME"
+  }
+  # Wait until the Sentinels name the promoted replica (20 s at most), then make this node its
+  # replica at once, as Sentinel would some seconds later.
+  i=0
+  while :; do
+    primary=$(known_primary)
+    [ -n "$primary" ] && [ "$primary" != "$SELF" ] && break
+    i=$((i + 1))
+    [ $i -lt 40 ] || {
+      unpause
+      fail "no replica was promoted 20 s after SENTINEL FAILOVER"
+    }
+    sleep 0.5
+  done
+  self_cli REPLICAOF "${primary%:*}" "${primary##*:}" | grep -q OK || {
+    unpause
+    fail "REPLICAOF $primary on $SELF failed"
+  }
+  # Held writes now meet a replica and are refused (READONLY): none is counted here.
+  unpause
+  echo "redis-node.sh: $SELF handed over to $primary (SENTINEL FAILOVER via $asked)"
   ;;
 *)
   fail "usage: redis-node.sh redis|sentinel|primary|handover [args]"
