@@ -54,6 +54,7 @@ const cases: [string, string[], string[]][] = [
     [],
   ],
   ['servicemonitor on', ['servicemonitor.enabled=true'], []],
+  ['eks with replication', ['redis.architecture=replication'], ['environments/eks/values.yaml']],
 ];
 
 t.test('the rendered chart passes checkov', async (t) => {

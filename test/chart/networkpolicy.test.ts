@@ -74,6 +74,26 @@ t.test(
   },
 );
 
+t.test(
+  'replication: the Redis nodes reach each other, the service and the backup reach the Sentinels',
+  async (t) => {
+    const { objects } = await render(['redis.architecture=replication']);
+    const extra = [
+      'service -> redis:sentinel',
+      'backup -> redis:sentinel',
+      'redis -> redis:redis',
+      'redis -> redis:sentinel',
+      'service -> redis:26379',
+      'backup -> redis:26379',
+      'redis -> redis:6379',
+      'redis -> redis:26379',
+      'redis -> dns:53/udp',
+      'redis -> dns:53',
+    ];
+    t.same(edges(objects), [...base, ...extra].sort());
+  },
+);
+
 t.test('the scraper selector comes from values', async (t) => {
   const { objects } = await render(['global.networkPolicy.metrics.namespaceSelector.matchLabels.team=obs']);
   const np = objects.find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'hit-counter-redis');

@@ -54,6 +54,12 @@ const cases: { name: string; set?: string[]; files?: string[]; apis?: string[] }
     ],
   },
   { name: 'NodePort', set: ['nginx.service.type=NodePort', 'nginx.service.nodePort=30080'] },
+  { name: 'replication (Sentinel)', set: ['redis.architecture=replication'] },
+  ...environments.map((file) => ({
+    name: `replication (Sentinel) in environment ${path.basename(path.dirname(file))}`,
+    set: ['redis.architecture=replication'],
+    files: [file],
+  })),
 ];
 
 for (const c of cases) {
@@ -147,6 +153,67 @@ t.test('bad values are refused with a reason', async (t) => {
   await t.rejects(render(['shutdownDelayMs=29000']), /shutdownDelayMs \(29000\) must be at least 5000 below/);
   await t.rejects(render(['redis.enabled=false']), /embedded in-memory store/);
   await t.rejects(render(['redis.backup.s3.enabled=true']), /redis\.backup\.s3\.uri/);
+  const ha = 'redis.architecture=replication';
+  await t.rejects(render([ha, 'redis.sentinel.quorum=4']), /quorum is 4 but there are only 3 nodes/);
+  await t.rejects(render([ha, 'counter.waitReplicas=3']), /counter\.waitReplicas is 3 .* at most 2/);
+  await t.rejects(render([ha, 'redis.sentinel.downAfterMilliseconds=5000']), /at least 6000/);
+  await t.rejects(render([ha, 'redis.replication.nodes=2']), /replication\/nodes|minimum/);
+  await t.rejects(render(['redis.architecture=cluster']), /architecture/);
+});
+
+t.test('replication: the service, the nodes, the Sentinels and the backup share one wiring', async (t) => {
+  const { objects } = await render([
+    'redis.architecture=replication',
+    'global.redis.auth.enabled=true',
+    'global.redis.auth.existingSecret=redis-auth',
+  ]);
+  type Env = { name: string; value?: string };
+  const envOf = (c: { env?: Env[] }): Record<string, string | undefined> =>
+    Object.fromEntries((c.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+  const sts = find(objects, 'StatefulSet', 'hit-counter-redis');
+  t.equal(sts.spec.replicas, 3, 'three Redis nodes');
+  const containers = sts.spec.template.spec.containers as { name: string; env?: Env[]; command?: string[] }[];
+  t.same(
+    containers.map((c) => c.name),
+    ['redis', 'sentinel', 'exporter'],
+  );
+  const [redis, sentinel] = containers as [(typeof containers)[0], (typeof containers)[0]];
+  const host = (i: number): string =>
+    `hit-counter-redis-${i}.hit-counter-redis-headless.hit-counter.svc.cluster.local`;
+  const sentinels = [0, 1, 2].map((i) => `${host(i)}:26379`);
+  t.same(envOf(redis).SENTINELS?.split(' '), sentinels, 'each node knows every Sentinel');
+  t.equal(envOf(redis).INITIAL_PRIMARY, `${host(0)}:6379`, 'pod 0 is the first primary');
+  t.equal(envOf(redis).SELF, '$(POD_NAME).hit-counter-redis-headless.hit-counter.svc.cluster.local:6379');
+  t.equal(envOf(sentinel).SELF, '$(POD_NAME).hit-counter-redis-headless.hit-counter.svc.cluster.local:26379');
+  t.same(redis.command, ['sh', '/etc/redis/redis-node.sh', 'redis']);
+  t.same(sentinel.command, ['sh', '/etc/redis/redis-node.sh', 'sentinel']);
+  const service = find(objects, 'Deployment', 'hit-counter').spec.template.spec.containers[0];
+  const env = envOf(service);
+  t.same(env.REDIS_SENTINELS?.split(','), sentinels, 'the service asks the same Sentinels');
+  t.equal(env.REDIS_SENTINEL_NAME, envOf(redis).PRIMARY_NAME, 'under the same primary name');
+  t.equal(env.REDIS_WAIT_REPLICAS, '1');
+  t.equal(env.REDIS_URL, undefined, 'and no single Redis URL');
+  const conf = find(objects, 'ConfigMap', 'hit-counter-redis').data;
+  t.match(conf['sentinel.conf'], /^sentinel monitor hit-counter %PRIMARY_HOST% %PRIMARY_PORT% 2$/m);
+  t.notMatch(conf['sentinel.conf'], /auth-pass|sentinel-pass|requirepass/, 'no password in the ConfigMap');
+  const headless = find(objects, 'Service', 'hit-counter-redis-headless');
+  t.ok(headless.spec.publishNotReadyAddresses, 'pods resolve before they are ready (replication bootstrap)');
+  t.ok(
+    headless.spec.ports.some((p: { name: string }) => p.name === 'sentinel'),
+    'the headless Service names the Sentinel port',
+  );
+  t.equal(find(objects, 'PodDisruptionBudget', 'hit-counter-redis').spec.maxUnavailable, 1);
+  const backup = find(objects, 'CronJob', 'hit-counter-redis-backup').spec.jobTemplate.spec.template.spec;
+  t.match(
+    backup.containers[0].command.join(' '),
+    /redis-node\.sh primary/,
+    'the backup asks for the primary',
+  );
+  t.same(envOf(backup.containers[0]).SENTINELS?.split(' '), sentinels);
+  t.ok(
+    'redis-node.sh' in find(objects, 'ConfigMap', 'hit-counter-redis-backup').data,
+    'the backup job has the same script',
+  );
 });
 
 t.test('config and secret changes roll the pods (checksum annotations)', async (t) => {
