@@ -27,6 +27,8 @@ COMPONENTS=(
   # The real node's cluster DNS and storage provisioner (v0.0.30 is the newest the proxy serves).
   "coredns github.com/coredns/coredns@v1.15.0 3 github.com/coredns/coredns"
   "local-path-provisioner github.com/rancher/local-path-provisioner@v0.0.30 2 github.com/rancher/local-path-provisioner"
+  # The tofu that formats and checks infra/ (v1.12.6 is the newest the proxy serves).
+  "opentofu github.com/opentofu/opentofu@v1.12.6 6 github.com/opentofu/opentofu/cmd/tofu"
 )
 # -------------------------------------------------------------------------------------------
 
@@ -150,6 +152,7 @@ build_component() {
     ;;
   prometheus-operator) ldflags+=" -X github.com/prometheus/common/version.Version=${version#v}" ;;
   local-path-provisioner) ldflags+=" -X main.VERSION=$version" ;;
+  opentofu) ldflags+=" -X github.com/opentofu/opentofu/version.dev=no" ;; # 1.12.6, not 1.12.6-dev
   esac
   step=$(extra_step "$name")
   # What the cache entry is made from: the wrapper, the toolchain and platform, the flags and the

@@ -2,8 +2,8 @@
 # Installs every external tool the project needs, at pinned versions, into a git-ignored
 # cache (.tools/ by default, or $HIT_COUNTER_TOOLS). Safe to run again: what is present is kept.
 # The local cluster's components (etcd, Kubernetes, kwok, Argo CD, prometheus-operator, CoreDNS,
-# local-path-provisioner) are built by tools/build-go.sh into a per-user cache that fresh clones
-# share.
+# local-path-provisioner) and OpenTofu (the infra/ checks) are built by tools/build-go.sh into a
+# per-user cache that fresh clones share.
 #
 #   bash tools/install.sh          everything the tests need
 #   bash tools/install.sh node     only Node 24 and the npm dependencies (enough for `npm start`)

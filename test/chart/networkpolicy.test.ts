@@ -9,6 +9,8 @@ type Peer = Record<string, unknown>;
 /** Names a peer: a component of this release, the metrics scraper, DNS, or "any". */
 function peerName(p: Peer | undefined): string {
   if (!p) return 'any';
+  const block = p.ipBlock as { cidr: string } | undefined;
+  if (block) return `ip ${block.cidr}`;
   const pod = (p.podSelector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels ?? {};
   const ns = (p.namespaceSelector as { matchLabels?: Record<string, string> } | undefined)?.matchLabels;
   if (pod['k8s-app'] === 'kube-dns') return 'dns';
@@ -58,9 +60,9 @@ t.test('defaults: exactly the designed graph', async (t) => {
   t.same(edges((await render()).objects), [...base].sort());
 });
 
-t.test('backup to S3 adds HTTPS egress for the backup job only', async (t) => {
+t.test('backup to S3 adds HTTPS and the Pod Identity agent for the backup job only', async (t) => {
   const { objects } = await render(['redis.backup.s3.enabled=true', 'redis.backup.s3.uri=s3://b/p']);
-  t.same(edges(objects), [...base, 'backup -> any:443'].sort());
+  t.same(edges(objects), [...base, 'backup -> any:443', 'backup -> ip 169.254.170.23/32:80'].sort());
 });
 
 t.test(

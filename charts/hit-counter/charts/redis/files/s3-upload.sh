@@ -1,6 +1,6 @@
 #!/bin/sh
 # Uploads the newest backup in $BACKUP_DIR to $S3_URI/<file name> with the aws CLI (credentials
-# from the environment, e.g. IRSA). Runs after backup.sh in the chart's backup CronJob:
+# from the environment, e.g. EKS Pod Identity or IRSA). Runs after backup.sh in the chart's backup CronJob:
 #   BACKUP_DIR=./backups S3_URI=s3://bucket/prefix sh s3-upload.sh
 set -eu
 

@@ -1,0 +1,86 @@
+// tools/eks/cli.ts (npm run eks) with stand-ins for tofu, aws and kubectl that log their calls:
+// url asks the cluster, through a kubeconfig of its own, for the Ingress's ALB; down is
+// infra/eks/destroy.sh with the same tofu; a wrong command gets the usage.
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { tempDir } from '../../tools/lib/proc.ts';
+import { repoRoot } from './terraform.ts';
+
+const run = promisify(execFile);
+const stub = `#!/usr/bin/env bash
+name=\${0##*/}
+echo "$name $* KUBECONFIG=\${KUBECONFIG:-}" >>"$CALLS"
+case "$name $*" in
+*"output -raw cluster_name") echo hit-counter ;;
+*"output -raw region") echo eu-west-1 ;;
+*"output -raw argocd_namespace") echo argocd ;;
+*"output -raw app_namespace") echo hit-counter ;;
+*"output -raw vpc_id") echo vpc-0abc ;;
+"aws eks update-kubeconfig"*) if [[ -n \${KUBECONFIG:-} ]]; then touch "$KUBECONFIG"; fi ;;
+"kubectl -n hit-counter get ingress"*) printf k8s-hitcoun-hitcount-0123.eu-west-1.elb.amazonaws.com ;;
+esac
+`;
+
+async function eks(args: string[]) {
+  const dir = tempDir('hit-counter-eks-cli-');
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(path.join(dir, 'stub'), stub);
+  chmodSync(path.join(dir, 'stub'), 0o755);
+  for (const name of ['tofu', 'aws', 'kubectl']) symlinkSync(path.join(dir, 'stub'), path.join(bin, name));
+  const calls = path.join(dir, 'calls');
+  writeFileSync(calls, '');
+  const env = {
+    ...process.env,
+    PATH: `${bin}:${process.env.PATH}`,
+    CALLS: calls,
+    TOFU: path.join(bin, 'tofu'),
+  };
+  const result = await run(process.execPath, [path.join(repoRoot, 'tools/eks/cli.ts'), ...args], {
+    env,
+  }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
+  const log = readFileSync(calls, 'utf8').trim().split('\n');
+  rmSync(dir, { recursive: true, force: true });
+  return { ...result, log };
+}
+
+t.test('url: the ALB of the app Ingress, asked with a kubeconfig of its own', async (t) => {
+  const { code, stdout, stderr, log } = await eks(['url']);
+  t.equal(code, 0, stderr);
+  t.equal(stdout, 'http://k8s-hitcoun-hitcount-0123.eu-west-1.elb.amazonaws.com/\n');
+  const update = log.find((l) =>
+    l.startsWith('aws eks update-kubeconfig --region eu-west-1 --name hit-counter'),
+  );
+  const kubeconfig = update?.split('KUBECONFIG=')[1] ?? '';
+  t.not(kubeconfig, '', 'a kubeconfig of its own');
+  t.not(kubeconfig, process.env.KUBECONFIG ?? '', 'not the user one');
+  t.ok(
+    log.some(
+      (l) => l.startsWith('kubectl -n hit-counter get ingress') && l.endsWith(`KUBECONFIG=${kubeconfig}`),
+    ),
+  );
+  t.notOk(existsSync(kubeconfig), 'and removed afterwards');
+});
+
+t.test('down: destroy.sh, its options passed on to tofu destroy', async (t) => {
+  const { code, stderr, log } = await eks(['down', '-auto-approve']);
+  t.equal(code, 0, stderr);
+  t.match(log.at(-1) ?? '', /^tofu -chdir=\S+infra\/eks destroy -auto-approve /);
+});
+
+t.test('anything else: the usage, exit 2', async (t) => {
+  const { code, stderr, log } = await eks(['deploy']);
+  t.equal(code, 2);
+  t.match(stderr, /usage: npm run eks -- up .* \| url \| down/);
+  t.same(log, [''], 'nothing ran');
+});
