@@ -1,5 +1,5 @@
 // The chart installed with helm on a real v1.34 API server (kwok nodes: pods are scheduled and
-// reported Ready, not executed), with the defaults and with each environment's values, into
+// reported Ready, not executed), with the defaults, with each environment's values and with Redis replication, into
 // namespaces that enforce Pod Security "restricted" as the Argo CD applications create them.
 // Admission, defaulting and the controllers are the real ones; nothing is filtered beforehand.
 import t from 'tap';
@@ -141,6 +141,40 @@ t.test(
     t.ok(
       installed.some((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1'),
       'the rest of the servicemonitor subchart is installed',
+    );
+  },
+);
+
+t.test(
+  'replication with the minikube values: three Redis nodes with Sentinels, PDB, admitted under restricted (kwok)',
+  async (t) => {
+    await installReady(c, {
+      namespace: 'replication',
+      valueFiles: [envValues('minikube')],
+      set: ['redis.architecture=replication'],
+    });
+    await serverSideApplyStrict('replication');
+    const sts = await c.getJson(['statefulset', 'hit-counter-redis', '-n', 'replication']);
+    t.equal(sts.status.readyReplicas, 3, 'three Redis pods ready, started in order');
+    t.same(
+      sts.spec.template.spec.containers.map((x: { name: string }) => x.name),
+      ['redis', 'sentinel', 'exporter'],
+    );
+    const pdb = await c.getJson(['pdb', 'hit-counter-redis', '-n', 'replication']);
+    t.equal(pdb.status.disruptionsAllowed, 1, 'a drain may take one Redis node at a time');
+    type Slice = { endpoints: unknown[]; ports: { name: string }[] };
+    const slices = await c.getJson<{ items: Slice[] }>([
+      'endpointslices',
+      '-n',
+      'replication',
+      '-l',
+      'kubernetes.io/service-name=hit-counter-redis-headless',
+    ]);
+    const headless = slices.items[0];
+    t.equal(headless?.endpoints.length, 3, 'every node has a stable DNS name');
+    t.ok(
+      headless?.ports.some((p) => p.name === 'sentinel'),
+      'the headless Service publishes the Sentinel port',
     );
   },
 );
