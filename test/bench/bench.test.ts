@@ -55,9 +55,9 @@ t.test('the exactness check', async (t) => {
   t.throws(() => checkExactness([], [range(5n, 4n)]), /ends before it starts/);
 });
 
-t.test('a short real run: one mode, small connection counts', async (t) => {
+t.test('a short real run: the default and the replication modes, small connection counts', async (t) => {
   const out = tempDir('bench-smoke-');
-  const args = ['--duration', '2', '--connections', '1,4', '--replicas', '2', '--modes', 'batch'];
+  const args = ['--duration', '2', '--connections', '1,4', '--replicas', '2', '--modes', 'batch,ha'];
   args.push(
     '--out',
     out,
@@ -79,9 +79,16 @@ t.test('a short real run: one mode, small connection counts', async (t) => {
 
   const r = JSON.parse(readFileSync(join(out, `${stamp}.json`), 'utf8')) as BenchResults;
   t.equal(r.version, 1);
-  t.equal(r.modes.length, 1);
+  t.same(
+    r.modes.map((m) => m.mode),
+    ['batch', 'ha'],
+  );
   const mode = r.modes[0] as BenchResults['modes'][number];
-  t.equal(mode.mode, 'batch');
+  const ha = r.modes[1] as BenchResults['modes'][number];
+  for (const s of ha.steps) {
+    t.ok(s.exactness.ok && s.non2xx === 0, `replication c=${s.connections}: exact, all 2xx`);
+    t.equal(s.redis?.commands.wait, s.redis?.commands.incrby, 'replication: one WAIT per INCRBY');
+  }
   t.same(
     mode.steps.map((s) => s.connections),
     [1, 4],
@@ -124,8 +131,14 @@ t.test('a short real run: one mode, small connection counts', async (t) => {
 
   const md = readFileSync(join(out, `${stamp}.md`), 'utf8');
   const main = md.split('## Through nginx (wrk)')[1]?.split('\n## ')[0] ?? '';
-  const rows = main.split('\n').filter((l) => l.startsWith('| Redis, batching on | '));
+  const rows = main.split('\n').filter((l) => l.startsWith('| Redis, batching on (appendfsync always) | '));
   t.equal(rows.length, 2, 'one table row per connection count');
+  const price = md.split('## The price of durability')[1]?.split('\n## ')[0] ?? '';
+  t.equal(
+    price.split('\n').filter((l) => /^\| \d+ \| Redis/.test(l)).length,
+    4,
+    'the durability table: both modes at both connection counts',
+  );
   t.equal(rows[0]?.split('|').length, 15, 'each row has the 13 columns');
   t.match(md, /\| mode \| connections \| hits\/s \| p50 ms \| p99 ms \| max ms \| non-2xx \|/);
   t.ok(run.log.includes(rows[0] ?? '(no row)'), 'the table is printed');
@@ -137,14 +150,17 @@ t.test('a short real run: one mode, small connection counts', async (t) => {
   };
   t.equal(doc.svg['@_xmlns'], 'http://www.w3.org/2000/svg');
   const lines = ([] as unknown[]).concat(doc.svg.polyline);
-  t.equal(lines.length, 2, 'one line per mode in each of the two panels');
+  t.equal(lines.length, 4, 'one line per mode in each of the two panels');
   t.equal(readFileSync(join(out, 'latest.svg'), 'utf8'), svg, 'latest.svg is this run');
 });
 
 t.test('bad options get one clear line and exit 2', async (t) => {
   const cases: [string[], RegExp][] = [
     [['--connections', '1,x'], /--connections must be a whole number from 1 to 10000, got "x"/],
-    [['--modes', 'batch,turbo'], /--modes: unknown mode "turbo"; use any of batch,nobatch,memory/],
+    [
+      ['--modes', 'batch,turbo'],
+      /--modes: unknown mode "turbo"; use any of batch,everysec,ha,nobatch,memory/,
+    ],
     [['--duration', '0'], /--duration must be a whole number from 1 to 3600, got "0"/],
     [['--colour'], /Unknown option '--colour'/],
   ];

@@ -1,4 +1,4 @@
-// npm run bench -- [--duration S] [--connections 1,16,64,256] [--replicas N] [--modes batch,nobatch,memory]
+// npm run bench -- [--duration S] [--connections 1,16,64,256] [--replicas N] [--modes batch,everysec,ha,nobatch,memory]
 //                  [--out DIR] [--threads T] [--warmup S] [--ready-runs N] [--redis-bench-requests N]
 // Runs the benchmark (run.ts), writes <out>/<stamp>.json, .md, .svg and latest.svg, prints the table.
 import { spawnSync } from 'node:child_process';
@@ -16,7 +16,7 @@ const usage = `usage: npm run bench -- [options]
   --connections LIST        comma-separated connection counts (default 1,16,64,256)
   --replicas N              service replicas behind nginx in the Redis modes (default 1);
                             the embedded store always runs one (it counts inside one process)
-  --modes LIST              any of ${MODES.join(',')} (default all three)
+  --modes LIST              any of ${MODES.join(',')} (default all)
   --out DIR                 where the results go (default bench/results)
   --threads T               wrk threads, at most the connections (default 2)
   --warmup S                seconds of unmeasured load before each mode (default 2)

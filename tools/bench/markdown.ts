@@ -1,7 +1,7 @@
 // The results as markdown: the main table (mode × connections), the targets, start → ready,
 // memory after the runs and redis-benchmark.
 import type { BenchResults } from './results.ts';
-import { MODE_LABELS } from './run.ts';
+import { DURABILITY_MODES, MODE_LABELS } from './run.ts';
 
 const table = (head: string[], rows: (string | number)[][]): string =>
   [
@@ -50,6 +50,45 @@ export function mainTable(r: BenchResults): string {
   );
 }
 
+/**
+ * The durability modes side by side at each connection count: hits/s, latency and batching, and
+ * hits/s relative to everysec (the weakest), i.e. the measured price of each guarantee.
+ */
+export function durabilityTable(r: BenchResults): string | undefined {
+  const modes = DURABILITY_MODES.map((mode) => r.modes.find((m) => m.mode === mode)).filter(
+    (m) => m !== undefined,
+  );
+  if (modes.length < 2) return undefined;
+  const base = r.modes.find((m) => m.mode === 'everysec');
+  const conns = [...new Set(modes.flatMap((m) => m.steps.map((s) => s.connections)))].sort((a, b) => a - b);
+  const rows = conns.flatMap((c) =>
+    modes.flatMap((m) => {
+      const s = m.steps.find((x) => x.connections === c);
+      if (!s) return [];
+      const ref = base?.steps.find((x) => x.connections === c)?.hitsPerSec;
+      const rel = ref
+        ? `${s.hitsPerSec >= ref ? '+' : ''}${fix(((s.hitsPerSec - ref) / ref) * 100, 0)} %`
+        : '—';
+      return [
+        [
+          c,
+          MODE_LABELS[m.mode],
+          Math.round(s.hitsPerSec),
+          rel,
+          s.latencyMs.p50,
+          s.latencyMs.p99,
+          s.batches ? fix(s.batches.meanHits, 2) : '—',
+          s.non2xx,
+        ],
+      ];
+    }),
+  );
+  return table(
+    ['connections', 'mode', 'hits/s', 'vs everysec', 'p50 ms', 'p99 ms', 'hits per INCRBY', 'non-2xx'],
+    rows,
+  );
+}
+
 export function markdownReport(r: BenchResults, svgFile: string): string {
   const o = r.options;
   const m = r.machine;
@@ -69,6 +108,13 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
   );
   parts.push(`![hits/s and p99 latency against connections](${svgFile})`);
   parts.push(`## Through nginx (wrk)\n\n${mainTable(r)}`);
+  const durability = durabilityTable(r);
+  if (durability)
+    parts.push(
+      `## The price of durability\n\nThe same stack with appendfsync everysec, with always (the chart's ` +
+        `default: fsync before each reply) and with replication (WAIT 1 after each batch). Measured, ` +
+        `never asserted.\n\n${durability}`,
+    );
   const inexact = r.modes.flatMap((md) => md.steps.filter((s) => !s.exactness.ok));
   if (inexact.length)
     parts.push(

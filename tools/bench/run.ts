@@ -20,14 +20,19 @@ import { median, startToReadyMs, type StartToReady } from './ready.ts';
 import { redisBenchmark, type RedisBenchmark } from './redis-benchmark.ts';
 import { runWrk, type WrkResult } from './wrk.ts';
 
-export const MODES = ['batch', 'nobatch', 'memory'] as const;
+export const MODES = ['batch', 'everysec', 'ha', 'nobatch', 'memory'] as const;
 export type Mode = (typeof MODES)[number];
 
 export const MODE_LABELS: Record<Mode, string> = {
-  batch: 'Redis, batching on',
+  batch: 'Redis, batching on (appendfsync always)',
+  everysec: 'Redis, appendfsync everysec',
+  ha: 'Redis replication + Sentinel, WAIT 1',
   nobatch: 'Redis, batching off',
   memory: 'embedded store',
 };
+
+/** The durability modes, weakest first: what each guarantee costs is read side by side. */
+export const DURABILITY_MODES: Mode[] = ['everysec', 'batch', 'ha'];
 
 export interface BenchOptions {
   seconds: number;
@@ -134,10 +139,13 @@ async function measure(
   for (const mode of o.modes) {
     // The embedded store counts inside one process: more replicas would be separate counters.
     const replicas = mode === 'memory' ? 1 : o.replicas;
-    log(`${mode}: starting ${mode === 'memory' ? '' : 'redis, '}${replicas} replica(s), nginx`);
+    const redis = mode === 'memory' ? '' : mode === 'ha' ? '3 redis nodes, 3 sentinels, ' : 'redis, ';
+    log(`${mode}: starting ${redis}${replicas} replica(s), nginx`);
     run.starting = startStack({
       replicas,
       store: mode === 'memory' ? 'memory' : 'redis',
+      ha: mode === 'ha',
+      set: mode === 'everysec' ? ['redis.config.appendfsync=everysec'] : [],
       env: {
         ...(mode === 'nobatch' ? { COUNTER_BATCH_MAX: '1' } : {}),
         ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}),

@@ -3,7 +3,13 @@
 import type { BenchResults } from './results.ts';
 import { MODE_LABELS, type Mode } from './run.ts';
 
-const COLORS: Record<Mode, string> = { batch: '#1f77b4', nobatch: '#d62728', memory: '#2ca02c' };
+const COLORS: Record<Mode, string> = {
+  batch: '#1f77b4',
+  everysec: '#9467bd',
+  ha: '#ff7f0e',
+  nobatch: '#d62728',
+  memory: '#2ca02c',
+};
 const W = 1000;
 const H = 400;
 const PANEL = { w: 400, h: 260, top: 60, left: [80, 560] as const };
