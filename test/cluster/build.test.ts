@@ -39,6 +39,7 @@ t.test('each wrapper module requires the version the script pins', async (t) => 
     'kubernetes',
     'kwok',
     'local-path-provisioner',
+    'opentofu',
     'prometheus-operator',
   ]);
   for (const [name, { module, version }] of p) {
@@ -103,6 +104,7 @@ t.test('the binaries report their pinned versions', async (t) => {
     await version('local-path-provisioner', '--version'),
     `local-path-provisioner version ${p.get('local-path-provisioner')!.version}`,
   );
+  t.match(await version('tofu', 'version'), `OpenTofu ${p.get('opentofu')!.version}\n`);
 });
 
 t.test('a built component is linked, not rebuilt', async (t) => {
@@ -149,6 +151,6 @@ t.test('an unknown component is refused with one line', async (t) => {
   t.equal(err.code, 1);
   t.match(
     err.stderr,
-    /^tools\/build-go\.sh: unknown component "kubernets" \(one of: kubernetes etcd kwok argocd prometheus-operator coredns local-path-provisioner\)\n$/,
+    /^tools\/build-go\.sh: unknown component "kubernets" \(one of: kubernetes etcd kwok argocd prometheus-operator coredns local-path-provisioner opentofu\)\n$/,
   );
 });
