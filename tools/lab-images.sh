@@ -223,16 +223,17 @@ deb_version() {
   upstream_version "$v"
 }
 
-# ---- Redis (server, and the backup CronJob's redis-cli) -----------------------------------
+# ---- Redis (server, Sentinel, and the backup CronJob's redis-cli) -------------------------
 # The chart runs `sh -c 'exec redis-server /etc/redis/redis.conf --dir /data ...'` as UID 999 on a
-# read-only root, its config mounted over /etc/redis; the backup runs backup.sh with sh.
+# read-only root, its config mounted over /etc/redis; the backup runs backup.sh with sh; the
+# replication architecture runs redis-node.sh (redis-server or redis-sentinel).
 
 log "lab images: Debian packages ..."
 dir=$(debian_context redis)
 {
   # UID/GID 999 as in the official redis image, created first so the package's user is that one.
   echo 'RUN groupadd --system --gid 999 redis && useradd --system --uid 999 --gid 999 --home-dir /var/lib/redis --shell /usr/sbin/nologin redis'
-  apt_install redis-server redis-tools
+  apt_install redis-server redis-tools redis-sentinel
   cat <<'EOF'
 RUN mkdir -p /data && chown 999:999 /data
 WORKDIR /data
@@ -246,10 +247,10 @@ redis_check() {
   local iid=$1 ref=$2 v=$3
   expect "$ref" "redis-server --version" "$(run_in "$iid" redis-server --version)" "v=$v "
   expect "$ref" "redis-cli --version" "$(run_in "$iid" redis-cli --version)" "redis-cli $v"
-  # Every program backup.sh and the probes call.
+  # Every program backup.sh, redis-node.sh and the probes call.
   # shellcheck disable=SC2016 # expanded by the container's shell
-  expect "$ref" "the backup script's commands" "$(run_in "$iid" sh -c \
-    'for c in sh redis-cli date tr rm head mv; do command -v "$c" >/dev/null || { echo "missing $c"; exit 1; }; done; echo all-present')" "all-present"
+  expect "$ref" "the scripts' commands" "$(run_in "$iid" sh -c \
+    'for c in sh redis-cli redis-sentinel date tr rm head mv timeout sed grep sleep; do command -v "$c" >/dev/null || { echo "missing $c"; exit 1; }; done; echo all-present')" "all-present"
   expect "$ref" "the user" "$(run_in "$iid" id -u)" "999"
 }
 build_image localhost/redis "$dir" redis_version redis_check --network=host

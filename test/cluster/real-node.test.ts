@@ -2,9 +2,10 @@
 // the bridge pod network, kube-proxy, CoreDNS, local-path-provisioner; tools/cluster/node.ts),
 // Argo CD syncing argocd/applications/hit-counter-minikube.yaml from the local git server with
 // tools/cluster/lab-values.yaml on top (the locally built images), then what users rely on:
-// the probes, helm test, counting through the nginx NodePort (curl and Chromium), a rolling
-// update under load, a Redis pod restart, the backup CronJob and the README's restore. Last, the
-// cluster's stop leaves nothing of the node on the machine.
+// the probes, helm test, counting through the nginx NodePort (curl and Chromium), Redis replication
+// with Sentinel (a planned stop of the primary under load), a rolling update under load, a Redis
+// pod restart, the backup CronJob and the README's restore. Last, the cluster's stop leaves nothing
+// of the node on the machine.
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -185,6 +186,106 @@ t.test('helm test passes (a helm release of the same values beside it)', async (
   t.match(out, /Phase:\s+Succeeded/, 'the hit-check pod succeeded');
   await c.helm(['uninstall', 'hit-counter', '-n', ns, '--wait', '--timeout', '2m']);
 });
+
+t.test(
+  'Redis replication on real pods: Sentinel names pod 0, a planned stop of the primary hands over under load',
+  async (t) => {
+    const ns = 'hit-counter-ha';
+    await createNamespace(c, ns);
+    t.teardown(() => c.kubectl(['delete', 'namespace', ns, '--wait=false']).then(() => undefined));
+    await helmInstall(c, {
+      namespace: ns,
+      valueFiles: [envValues('minikube'), path.join(repoRoot, LAB_VALUES)],
+      // no nginx (its NodePort is the Argo CD release's) and no backup PVC: the service pods are
+      // reached at their pod addresses
+      set: ['redis.architecture=replication', 'nginx.enabled=false', 'redis.backup.enabled=false'],
+    });
+    await waitReady(c, ns, 300_000);
+    const cli = (pod: string, ...args: string[]): Promise<string> =>
+      c.kubectl(['exec', '-n', ns, pod, '-c', 'redis', '--', 'redis-cli', '--no-auth-warning', ...args]);
+    const sentinelPrimary = async (): Promise<string> =>
+      (
+        await c.kubectl([
+          ...['exec', '-n', ns, 'hit-counter-redis-0', '-c', 'sentinel', '--'],
+          ...['redis-cli', '-p', '26379', '--no-auth-warning', 'SENTINEL', 'get-master-addr-by-name'],
+          'hit-counter',
+        ])
+      ).split('\n')[0] ?? '';
+    const host = (i: number): string =>
+      `hit-counter-redis-${i}.hit-counter-redis-headless.${ns}.svc.cluster.local`;
+    t.equal(await sentinelPrimary(), host(0), 'the Sentinels name pod 0, by its stable DNS name');
+    t.match(
+      await cli('hit-counter-redis-0', 'INFO', 'replication'),
+      /connected_slaves:2/,
+      'with two replicas',
+    );
+    t.match(
+      await cli('hit-counter-redis-2', 'ROLE'),
+      new RegExp(`^slave\n${host(0)}\n`),
+      'pod 2 replicates pod 0',
+    );
+
+    const servicePods = await pods(ns, 'app.kubernetes.io/component=service');
+    const urls = servicePods.map((p) => `http://${p.status.podIP}:8000/`);
+    let stop = false;
+    const load = runLoad({
+      url: urls[0] as string,
+      concurrency: 4,
+      until: () => stop,
+      maxMs: 240_000,
+      requestTimeoutMs: 5000,
+    });
+    t.teardown(() => {
+      stop = true;
+    });
+    // The pod's deletion runs its preStop hook: redis-node.sh handover (writes held, replicas caught
+    // up, SENTINEL FAILOVER); the StatefulSet then recreates pod 0, which rejoins as a replica.
+    const old = (await pods(ns, 'statefulset.kubernetes.io/pod-name=hit-counter-redis-0'))[0]!;
+    await c.kubectl(['delete', 'pod', '-n', ns, 'hit-counter-redis-0', '--wait=false']);
+    await waitFor(async () => (await sentinelPrimary().catch(() => host(0))) !== host(0), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      what: 'Sentinel to name another primary',
+    });
+    const promoted = await sentinelPrimary();
+    await waitFor(
+      async () => {
+        const [now] = await pods(ns, 'statefulset.kubernetes.io/pod-name=hit-counter-redis-0');
+        return (
+          now?.metadata.uid !== old.metadata.uid && now?.status.containerStatuses?.every((x: Obj) => x.ready)
+        );
+      },
+      { timeoutMs: 180_000, intervalMs: 500, what: 'pod 0 recreated and ready' },
+    );
+    t.match(
+      await cli('hit-counter-redis-0', 'ROLE'),
+      new RegExp(`^slave\n${promoted}\n`),
+      'pod 0 rejoined as a replica',
+    );
+    stop = true;
+    const run = await load;
+    const numbers = run.numbers.map(String);
+    const largest = run.numbers.reduce((a, b) => (a > b ? a : b), 0n);
+    const counter = BigInt(await cli(promoted.split('.')[0] as string, 'GET', 'hits'));
+    t.comment(
+      `handover on real pods: ${run.results.length} requests, ${run.ok} answered 200, ${run.failed} not; primary now ${promoted}`,
+    );
+    t.ok(run.ok > 0, 'hits were answered during the handover');
+    t.same(
+      [...run.byStatus.keys()].filter((x) => x !== 200 && x !== 503),
+      [],
+      'only 200 and 503 answers',
+    );
+    t.equal(new Set(numbers).size, numbers.length, 'no number was answered 200 twice');
+    t.ok(counter >= largest, `the counter (${counter}) is at least the largest number answered (${largest})`);
+    t.equal(
+      (await fetch(urls[1] as string)).status,
+      200,
+      'the other service pod follows the new primary too',
+    );
+    await c.helm(['uninstall', 'hit-counter', '-n', ns, '--wait', '--timeout', '2m']);
+  },
+);
 
 t.test('a rolling update under load drops no request', async (t) => {
   const before = await hit();
