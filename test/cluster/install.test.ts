@@ -1,7 +1,7 @@
 // The chart installed with helm on a real v1.34 API server (kwok nodes: pods are scheduled and
 // reported Ready, not executed), with the defaults, with each environment's values and with Redis
-// replication, into namespaces that enforce Pod Security "restricted" as the Argo CD applications create them.
-// Admission, defaulting and the controllers are the real ones; nothing is filtered beforehand.
+// replication, into namespaces that enforce Pod Security "restricted" as the Argo CD applications
+// create them. Admission, defaulting and the controllers are the real ones; nothing is filtered beforehand.
 import t from 'tap';
 import { parseManifests } from '../../tools/lib/helm.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
