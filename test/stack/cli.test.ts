@@ -55,22 +55,28 @@ async function interrupt(t: Test, proc: Proc, pids: number[], what: string): Pro
   if (kept) rmSync(kept, { recursive: true, force: true });
 }
 
-t.test('starts, prints pids, ports, logs and the URL, and stops everything on SIGINT', async (t) => {
-  const proc = spawnProcess(process.execPath, [cli, '--replicas', '2']);
+/** Starts the CLI with `args` and waits for its URL: the output, the part names, pids and the URL. */
+async function upWith(t: Test, args: string[]) {
+  const proc = spawnProcess(process.execPath, [cli, ...args]);
   t.teardown(() => stopCli(proc));
   const out = await waitFor(() => (/is up: (http:\S+)/.test(proc.log()) ? proc.log() : ''), {
     timeoutMs: 60_000,
     what: 'the stack CLI to print its URL',
   });
   const rows = [...out.matchAll(/^(\S+)\s+pid (\d+)\s+port (\d+)\s+log (\S+)$/gm)];
-  t.same(
-    rows.map((r) => r[1]),
-    ['redis', 'service-0', 'service-1', 'nginx'],
-    'one row per part',
-  );
-  const pids = rows.map((r) => Number(r[2]));
+  return {
+    proc,
+    out,
+    parts: rows.map((r) => r[1]),
+    pids: rows.map((r) => Number(r[2])),
+    url: /is up: (http:\S+)/.exec(out)?.[1] ?? '',
+  };
+}
+
+t.test('starts, prints pids, ports, logs and the URL, and stops everything on SIGINT', async (t) => {
+  const { proc, parts, pids, url } = await upWith(t, ['--replicas', '2']);
+  t.same(parts, ['redis', 'service-0', 'service-1', 'nginx'], 'one row per part');
   t.ok(pids.every(isAlive), 'every printed pid runs');
-  const url = /is up: (http:\S+)/.exec(out)?.[1] ?? '';
   const res = await fetch(url);
   t.match(await res.text(), /^Holla! we have hit \d+ times\n$/, 'the URL serves the counter');
 
@@ -78,22 +84,14 @@ t.test('starts, prints pids, ports, logs and the URL, and stops everything on SI
 });
 
 t.test('--ha: three Redis nodes and three Sentinels, printed, serving, all stopped on SIGINT', async (t) => {
-  const proc = spawnProcess(process.execPath, [cli, '--replicas', '1', '--ha']);
-  t.teardown(() => stopCli(proc));
-  const out = await waitFor(() => (/is up: (http:\S+)/.test(proc.log()) ? proc.log() : ''), {
-    timeoutMs: 60_000,
-    what: 'the stack CLI to print its URL',
-  });
-  const rows = [...out.matchAll(/^(\S+)\s+pid (\d+)\s+port (\d+)\s+log (\S+)$/gm)];
+  const { proc, out, parts, pids, url } = await upWith(t, ['--replicas', '1', '--ha']);
   t.same(
-    rows.map((r) => r[1]),
+    parts,
     ['redis-0', 'redis-1', 'redis-2', 'sentinel-0', 'sentinel-1', 'sentinel-2', 'service-0', 'nginx'],
     'one row per part',
   );
   t.match(out, /primary: redis-0 \(Sentinel name hit-counter\)/, 'it names the primary');
-  const pids = rows.map((r) => Number(r[2]));
   t.ok(pids.every(isAlive), 'every printed pid runs');
-  const url = /is up: (http:\S+)/.exec(out)?.[1] ?? '';
   t.match(
     await (await fetch(url)).text(),
     /^Holla! we have hit 1 times\n$/,

@@ -4,6 +4,7 @@
 // follows without a restart), the old primary rejoining, a planned handover; and replicas cut off
 // at the moment the primary dies, with WAIT (nothing answered is lost) and without it (the
 // negative control: numbers are handed out twice).
+import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { waitFor } from '../../tools/lib/proc.ts';
 import type { RedisServer } from '../../tools/lib/redis.ts';
@@ -30,11 +31,33 @@ function outageMs(results: LoadResult[], from: number): number {
 
 type Load = ReturnType<typeof backgroundLoad>;
 
-async function succeededSince(load: Load, since: number, n: number, what: string): Promise<void> {
-  await waitFor(() => load.live.filter((r) => r.startedAt > since && r.status === 200).length >= n, {
-    timeoutMs: 60_000,
-    what,
-  });
+/**
+ * Waits for `n` answers 200 that started after `since`. Sentinel retries a failed failover after
+ * twice its failover-timeout (60 s), hence the 90 s. On a timeout the error carries what the
+ * Sentinels and the service replicas logged last.
+ */
+async function succeededSince(
+  stack: Stack,
+  load: Load,
+  since: number,
+  n: number,
+  what: string,
+): Promise<void> {
+  try {
+    await waitFor(() => load.live.filter((r) => r.startedAt > since && r.status === 200).length >= n, {
+      timeoutMs: 90_000,
+      what,
+    });
+  } catch (err) {
+    const tail = (text: string): string => text.trim().split('\n').slice(-8).join('\n');
+    const sentinels = (stack.replication?.sentinels ?? []).map(
+      (x, i) => `sentinel-${i}:\n${tail(x.proc.log())}`,
+    );
+    const services = stack.services.map(
+      (r) => `service ${r.port}:\n${tail(readFileSync(r.logFile, 'utf8'))}`,
+    );
+    throw new Error(`${(err as Error).message}\n${[...sentinels, ...services].join('\n')}`, { cause: err });
+  }
 }
 
 /** The checks every drill ends with: only 200/503, nothing hung, no number twice, none lost. */
@@ -67,7 +90,7 @@ t.test('replica loss, primary crash, rejoin and a planned handover, under load',
   await lossLoad.seen(200, 'load before the replica is stopped');
   await replication.stopNode(replicas[0] as number);
   const stoppedAt = performance.now();
-  await succeededSince(lossLoad, stoppedAt, 300, '300 answers with one replica down');
+  await succeededSince(stack, lossLoad, stoppedAt, 300, '300 answers with one replica down');
   const loss = await lossLoad.finish();
   t.equal(
     loss.results.filter((r) => r.startedAt > stoppedAt && r.status !== 200).length,
@@ -87,7 +110,7 @@ t.test('replica loss, primary crash, rejoin and a planned handover, under load',
     timeoutMs: 60_000,
     what: 'Sentinel to promote a replica',
   });
-  await succeededSince(load, killedAt, 200, '200 answers from the new primary');
+  await succeededSince(stack, load, killedAt, 200, '200 answers from the new primary');
   const crash = await load.finish();
   const crashOutage = outageMs(crash.results, killedAt);
   t.comment(`failover outage (first 503 to first 200 after it): ${crashOutage} ms`);
@@ -115,7 +138,7 @@ t.test('replica loss, primary crash, rejoin and a planned handover, under load',
   const handoverAt = performance.now();
   await replication.handover(promoted);
   t.not(await replication.primary(), promoted, 'the handover promoted another node');
-  await succeededSince(planned, handoverAt, 200, '200 answers after the handover');
+  await succeededSince(stack, planned, handoverAt, 200, '200 answers after the handover');
   const switchover = await planned.finish();
   t.comment(
     `handover outage (first 503 to first 200 after it): ${outageMs(switchover.results, handoverAt)} ms`,
@@ -148,7 +171,7 @@ for (const wait of ['1', '0'] as const) {
       timeoutMs: 60_000,
       what: 'Sentinel to promote a replica',
     });
-    await succeededSince(load, killedAt, 200, '200 answers from the new primary');
+    await succeededSince(stack, load, killedAt, 200, '200 answers from the new primary');
     const run = await load.finish();
     t.comment(`WAIT ${wait}: outage ${outageMs(run.results, killedAt)} ms; ${describe(run)}`);
     if (wait === '1') {

@@ -72,31 +72,22 @@ export async function startReplication(o: {
     mkdirSync(d, { recursive: true });
     return d;
   };
-  const launchNode = (i: number): Promise<RedisServer> => {
-    const port = nodePorts[i] as number;
-    const dir = dirOf('redis', i);
+  /** redis-node.sh `role` for node i: redis-server on its node port, or Sentinel on its own. */
+  const launch = (role: 'redis' | 'sentinel', i: number): Promise<RedisServer> => {
+    const port = (role === 'redis' ? nodePorts : sentinelPorts)[i] as number;
+    const dir = dirOf(role, i);
+    const own =
+      role === 'redis'
+        ? { REDIS_CONF: files.redisConf, DATA_DIR: dir }
+        : { SENTINEL_CONF: files.sentinelConf, SENTINEL_DIR: dir };
     return startRedis({
       port,
       dir,
       password: o.password,
       launch: {
         command: 'sh',
-        args: [files.script, 'redis', '--bind', '127.0.0.1'],
-        env: { ...common, SELF: address(port), REDIS_CONF: files.redisConf, DATA_DIR: dir },
-      },
-    });
-  };
-  const launchSentinel = (i: number): Promise<RedisServer> => {
-    const port = sentinelPorts[i] as number;
-    const dir = dirOf('sentinel', i);
-    return startRedis({
-      port,
-      dir,
-      password: o.password,
-      launch: {
-        command: 'sh',
-        args: [files.script, 'sentinel', '--bind', '127.0.0.1'],
-        env: { ...common, SELF: address(port), SENTINEL_CONF: files.sentinelConf, SENTINEL_DIR: dir },
+        args: [files.script, role, '--bind', '127.0.0.1'],
+        env: { ...common, SELF: address(port), ...own },
       },
     });
   };
@@ -133,7 +124,7 @@ export async function startReplication(o: {
       const node = nodes[i];
       if (node && !node.proc.hasExited())
         throw new Error(`Redis node ${i} (pid ${node.pid}) is still running: stop it first`);
-      const fresh = await launchNode(i);
+      const fresh = await launch('redis', i);
       nodes[i] = fresh;
       return fresh;
     },
@@ -191,8 +182,8 @@ export async function startReplication(o: {
     stop: stopAll,
   };
   try {
-    for (let i = 0; i < o.nodes; i++) nodes.push(await launchNode(i));
-    for (let i = 0; i < o.nodes; i++) sentinels.push(await launchSentinel(i));
+    for (let i = 0; i < o.nodes; i++) nodes.push(await launch('redis', i));
+    for (let i = 0; i < o.nodes; i++) sentinels.push(await launch('sentinel', i));
     await replication.settled();
     return replication;
   } catch (err) {

@@ -110,19 +110,23 @@ handover)
   # every replica has this node's whole stream, so whichever Sentinel promotes holds every number.
   self_cli CLIENT PAUSE 30000 WRITE | grep -q OK || fail "CLIENT PAUSE on $SELF failed"
   unpause() { self_cli CLIENT UNPAUSE >/dev/null || true; }
-  i=0
+  # One more poll of at most 40 (20 s); past that, writes resume and the handover stops with $1.
+  tries=0
+  next_try() {
+    tries=$((tries + 1))
+    [ $tries -lt 40 ] || {
+      unpause
+      fail "$1"
+    }
+    sleep 0.5
+  }
   while :; do
     info=$(self_cli INFO replication | tr -d '\r')
     offset=$(echo "$info" | sed -n 's/^master_repl_offset://p')
     behind=$(echo "$info" | grep '^slave[0-9]*:' | grep -cv "offset=$offset," || true)
     online=$(echo "$info" | grep -c '^slave[0-9]*:.*state=online' || true)
     [ "$online" -gt 0 ] && [ "$behind" -eq 0 ] && break
-    i=$((i + 1))
-    [ $i -lt 40 ] || {
-      unpause
-      fail "the replicas of $SELF did not catch up within 20 s; nothing was handed over"
-    }
-    sleep 0.5
+    next_try "the replicas of $SELF did not catch up within 20 s; nothing was handed over"
   done
   asked=
   for s in $SENTINELS; do
@@ -138,16 +142,11 @@ handover)
   }
   # Wait until the Sentinels name the promoted replica (20 s at most), then make this node its
   # replica at once, as Sentinel would some seconds later.
-  i=0
+  tries=0
   while :; do
     primary=$(known_primary)
     [ -n "$primary" ] && [ "$primary" != "$SELF" ] && break
-    i=$((i + 1))
-    [ $i -lt 40 ] || {
-      unpause
-      fail "no replica was promoted 20 s after SENTINEL FAILOVER"
-    }
-    sleep 0.5
+    next_try "no replica was promoted 20 s after SENTINEL FAILOVER"
   done
   self_cli REPLICAOF "${primary%:*}" "${primary##*:}" | grep -q OK || {
     unpause
