@@ -15,7 +15,7 @@ export type Lifecycle = { draining: boolean };
 
 export type AppOptions = {
   lifecycle?: Lifecycle;
-  /** A ready-made store (unit tests); otherwise Redis when REDIS_URL or REDIS_SENTINELS is set, else embedded. */
+  /** A ready-made store (unit tests); else Redis (REDIS_URL or REDIS_SENTINELS), else embedded. */
   store?: CounterStore;
   logger?: FastifyServerOptions['logger'];
   /** Redis command timeout in ms (default 1000); tests hold Redis longer than that on purpose. */

@@ -1,5 +1,6 @@
-// The local stack: redis-server with the chart's redis.conf, N service replicas configured like the
-// chart's Deployment, and nginx with the chart's nginx.conf in front of them. Kubernetes' moves
+// The local stack: redis-server with the chart's redis.conf (or, with `ha`, the chart's replication
+// architecture: replication.ts), N service replicas configured like the chart's Deployment, and
+// nginx with the chart's nginx.conf in front of them. Kubernetes' moves
 // (rolling restart with readiness drain, a crashed pod replaced, Redis restarted) are methods here,
 // so the CLI and the tests share one implementation.
 import { randomBytes } from 'node:crypto';
