@@ -30,7 +30,7 @@ export const NODE_NETWORK = {
   cniName: 'hit-counter-node',
 } as const;
 
-/** The cgroup (in every v1 hierarchy) under which kubelet puts the pods. */
+/** The cgroup (in every hierarchy) under which kubelet puts the pods. */
 export const NODE_CGROUP_ROOT = '/hit-counter-node';
 
 /** Kernel tunables kubelet sets at start (its setupKernelTunables); put back by undo(). */
@@ -152,11 +152,16 @@ function mountsUnder(dir: string): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
-/** The cgroup v1 hierarchies mounted here (cpu, memory, pids, name=systemd …). */
+/**
+ * The cgroup hierarchies mounted here: the v1 ones (cpu, memory, pids, name=systemd …) and, on a
+ * hybrid host, the v2 `unified` one, where runc makes each container's cgroup too.
+ */
 function cgroupHierarchies(): string[] {
   return readdirSync('/sys/fs/cgroup')
     .map((d) => join('/sys/fs/cgroup', d))
-    .filter((p) => existsSync(join(p, 'tasks')));
+    .filter(
+      (p) => existsSync(join(p, 'tasks')) || (p.endsWith('/unified') && existsSync(join(p, 'cgroup.procs'))),
+    );
 }
 
 /** Every cgroup directory under the node's root in one hierarchy, deepest first. */
