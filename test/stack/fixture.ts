@@ -3,13 +3,40 @@
 import { connect } from 'node:net';
 import type { Test } from 'tap';
 import { waitFor } from '../../tools/lib/proc.ts';
-import { runLoad, type LoadOptions, type LoadResult, type LoadSummary } from '../../tools/stack/load.ts';
+import {
+  duplicates,
+  largest,
+  runLoad,
+  type LoadOptions,
+  type LoadResult,
+  type LoadSummary,
+} from '../../tools/stack/load.ts';
 import { startStack, type Stack, type StackOptions } from '../../tools/stack/stack.ts';
 
 export async function withStack(t: Test, o: StackOptions = {}): Promise<Stack> {
   const stack = await startStack(o);
   t.teardown(() => stack.stop());
   return stack;
+}
+
+// The service bounds a Redis command at about 1.5 s; anything near the client's own timeout is a
+// hang. The margin absorbs a loaded CI machine; the measured figure is reported, not asserted.
+export const HANG_BOUND_MS = 1500 + 3500;
+
+/**
+ * What every Redis outage drill ends with: only 200 and 503 answers, no request near a hang, no
+ * number answered 200 twice, and the counter (read after the run) at least the largest answered.
+ */
+export function checkAnswers(t: Test, run: LoadSummary, counter: bigint, label: string): void {
+  t.same(
+    [...run.byStatus.keys()].filter((s) => s !== 200 && s !== 503),
+    [],
+    `${label}: only 200 and 503 answers`,
+  );
+  t.ok(run.longestMs < HANG_BOUND_MS, `${label}: no request hung (longest ${Math.round(run.longestMs)} ms)`);
+  t.equal(duplicates(run.numbers), 0, `${label}: no number was answered 200 twice`);
+  const top = largest(run.numbers);
+  t.ok(counter >= top, `${label}: the counter (${counter}) is at least the largest number answered (${top})`);
 }
 
 /** A load running in the background until `finish()` (or the test's end); `seen(n)` waits for n more results. */

@@ -6,11 +6,7 @@
 import t from 'tap';
 import { waitFor } from '../../tools/lib/proc.ts';
 import { describe } from '../../tools/stack/load.ts';
-import { backgroundLoad, withStack } from './fixture.ts';
-
-// The service bounds a Redis command at about 1.5 s; anything near the client's own timeout is a
-// hang. The margin absorbs a loaded CI machine; the measured figure is reported, not asserted.
-const HANG_BOUND_MS = 1500 + 3500;
+import { backgroundLoad, checkAnswers, withStack } from './fixture.ts';
 
 for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
   t.test(`Redis stopped by ${signal} under load, started again on its data`, async (t) => {
@@ -40,21 +36,13 @@ for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     const after = await stack.counter();
     const delta = after - before;
     const unavailable = run.results.filter((r) => r.status === 503);
-    const largest = run.numbers.reduce((a, b) => (a > b ? a : b), 0n);
     const longest503 = Math.max(...unavailable.map((r) => r.ms));
 
     t.comment(
       `${signal}: ${describe(run)}; over-count ${delta - BigInt(run.ok)}; slowest 503 ${Math.round(longest503)} ms`,
     );
-    t.same(
-      [...run.byStatus.keys()].filter((s) => s !== 200 && s !== 503),
-      [],
-      'only 200 and 503 answers',
-    );
+    checkAnswers(t, run, after, signal);
     t.ok(unavailable.length > 0, 'the outage was seen as 503s');
-    t.ok(run.longestMs < HANG_BOUND_MS, `no request hung (longest ${Math.round(run.longestMs)} ms)`);
-    t.equal(new Set(run.numbers.map(String)).size, run.numbers.length, 'no number was answered 200 twice');
-    t.ok(after >= largest, `the counter (${after}) is at least the largest number answered (${largest})`);
     t.ok(delta >= BigInt(run.ok), 'every 2xx answer survived the restart (AOF)');
     t.ok(delta - BigInt(run.ok) <= BigInt(unavailable.length), 'any over-count is bounded by the 503s');
     t.same(

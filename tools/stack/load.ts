@@ -135,6 +135,16 @@ export function summarize(results: LoadResult[]): LoadSummary {
   return { results, byStatus, ok, failed: results.length - ok, retried, longestMs, numbers };
 }
 
+/** How many numbers appear more than once (0: each was handed out once). */
+export function duplicates(numbers: bigint[]): number {
+  return numbers.length - new Set(numbers.map(String)).size;
+}
+
+/** The largest number, 0 for none. */
+export function largest(numbers: bigint[]): bigint {
+  return numbers.reduce((a, b) => (a > b ? a : b), 0n);
+}
+
 /** A one-line description of a run, for test comments and CLI output. */
 export function describe(s: LoadSummary): string {
   const statuses = [...s.byStatus].map(([k, v]) => `${k === 0 ? 'transport error' : k}: ${v}`).join(', ');
