@@ -129,6 +129,10 @@ const EMPTY_IS_UNSET = new Set([
 
 type AjvError = { instancePath: string; keyword: string; message?: string };
 
+/** The one-line error: the variable, its value as shown, the problem and the expected form. */
+const invalid = (name: string, shown: string, problem: string | undefined, expected: string): ConfigError =>
+  new ConfigError(`${name}=${shown} is invalid (${problem}); expected ${expected}`);
+
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const data: Record<string, string> = {};
   for (const name of Object.keys(schema.properties)) {
@@ -151,28 +155,37 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
         ? '(hidden)'
         : JSON.stringify((data[name] ?? '').replace(/\/\/[^@/]*@/, '//***@'));
     const problem = first.keyword === 'pattern' ? 'wrong form' : first.message;
-    throw new ConfigError(`${name}=${shown} is invalid (${problem}); expected ${spec.description}`);
+    throw invalid(name, shown, problem, spec.description);
   }
+  // Checks across variables, on the values as they were given.
+  const given = (name: string): string => JSON.stringify(data[name]);
   const sentinels = raw.REDIS_SENTINELS?.split(',').map((address) => {
     const at = address.lastIndexOf(':');
     return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
   });
   if (sentinels?.some((s) => s.port < 1 || s.port > 65535))
-    throw new ConfigError(
-      `REDIS_SENTINELS=${JSON.stringify(raw.REDIS_SENTINELS)} is invalid (a port is out of range); expected ports 1-65535`,
-    );
+    throw invalid('REDIS_SENTINELS', given('REDIS_SENTINELS'), 'a port is out of range', 'ports 1-65535');
   if (raw.REDIS_URL && sentinels)
-    throw new ConfigError(
-      `REDIS_SENTINELS=${JSON.stringify(raw.REDIS_SENTINELS)} is invalid (REDIS_URL is set too); expected one of them: REDIS_URL for one Redis, REDIS_SENTINELS for Redis behind Sentinel`,
+    throw invalid(
+      'REDIS_SENTINELS',
+      given('REDIS_SENTINELS'),
+      'REDIS_URL is set too',
+      'one of them: REDIS_URL for one Redis, REDIS_SENTINELS for Redis behind Sentinel',
     );
   if (raw.REDIS_DB !== undefined && !sentinels)
-    throw new ConfigError(
-      `REDIS_DB="${raw.REDIS_DB}" is invalid (REDIS_SENTINELS is unset); expected the database in REDIS_URL's path (redis://host:port/${raw.REDIS_DB})`,
+    throw invalid(
+      'REDIS_DB',
+      given('REDIS_DB'),
+      'REDIS_SENTINELS is unset',
+      `the database in REDIS_URL's path (redis://host:port/${raw.REDIS_DB})`,
     );
   const hasRedis = raw.REDIS_URL !== undefined || sentinels !== undefined;
   if (raw.REDIS_WAIT_REPLICAS && !hasRedis)
-    throw new ConfigError(
-      `REDIS_WAIT_REPLICAS="${raw.REDIS_WAIT_REPLICAS}" is invalid (no Redis store is set); expected REDIS_URL or REDIS_SENTINELS too`,
+    throw invalid(
+      'REDIS_WAIT_REPLICAS',
+      given('REDIS_WAIT_REPLICAS'),
+      'no Redis store is set',
+      'REDIS_URL or REDIS_SENTINELS too',
     );
   return {
     port: raw.PORT,

@@ -46,6 +46,13 @@ known_primary() {
   return 0
 }
 
+# The primary a starting node or Sentinel follows: the one the Sentinels name, else the first.
+current_primary() {
+  : "${INITIAL_PRIMARY:?set INITIAL_PRIMARY to host:port of the first primary}"
+  primary=$(known_primary)
+  echo "${primary:-$INITIAL_PRIMARY}"
+}
+
 # A value for a redis.conf line, double-quoted with \ and " escaped.
 quoted() {
   printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"
@@ -56,9 +63,7 @@ redis)
   : "${SELF:?set SELF to host:port of this redis-server}"
   : "${REDIS_CONF:?set REDIS_CONF to the redis.conf file}"
   : "${DATA_DIR:?set DATA_DIR to the data directory}"
-  : "${INITIAL_PRIMARY:?set INITIAL_PRIMARY to host:port of the first primary}"
-  primary=$(known_primary)
-  primary=${primary:-$INITIAL_PRIMARY}
+  primary=$(current_primary)
   set -- "$REDIS_CONF" --port "${SELF##*:}" --dir "$DATA_DIR" \
     --replica-announce-ip "${SELF%:*}" --replica-announce-port "${SELF##*:}" "$@"
   if [ "$primary" = "$SELF" ]; then
@@ -76,9 +81,7 @@ sentinel)
   : "${SELF:?set SELF to host:port of this Sentinel}"
   : "${SENTINEL_CONF:?set SENTINEL_CONF to the rendered sentinel.conf}"
   : "${SENTINEL_DIR:?set SENTINEL_DIR to a writable directory}"
-  : "${INITIAL_PRIMARY:?set INITIAL_PRIMARY to host:port of the first primary}"
-  primary=$(known_primary)
-  primary=${primary:-$INITIAL_PRIMARY}
+  primary=$(current_primary)
   # Sentinel rewrites its file with what it learns: a fresh copy each start, readable by it only.
   conf=$SENTINEL_DIR/sentinel.conf
   umask 077
