@@ -17,6 +17,8 @@ profile=${1:-all}
 NODE_VERSION=24.21.0 # the Node major the image ships
 GO_TOOLS=(
   "helm helm.sh/helm/v3/cmd/helm@v3.22.0"
+  "helm4:helm helm.sh/helm/v4/cmd/helm@v4.3.1" # the chart is tested with Helm 3 and Helm 4
+  "helm-docs github.com/norwoodj/helm-docs/cmd/helm-docs@v1.14.2" # the chart READMEs' values tables
   "kubectl-validate sigs.k8s.io/kubectl-validate@v0.0.4"
   "actionlint github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
 )
@@ -114,15 +116,16 @@ install_debs() {
 
 install_go_tools() {
   command -v go >/dev/null || fail "Go is needed to build helm, kubectl-validate, actionlint and the local cluster; install Go 1.26+ (helm v3.22 needs it) and run again"
-  local line name pkg dir
+  local line name bin pkg dir
   for line in "${GO_TOOLS[@]}"; do
-    read -r name pkg <<<"$line"
-    dir=$tools/go/${pkg##*/} # e.g. helm@v3.22.0
-    if [[ ! -x $dir/$name ]]; then
+    read -r name pkg <<<"$line" # name[:the binary go install writes]
+    bin=${name#*:} name=${name%%:*}
+    dir=$tools/go/$name@${pkg##*@} # e.g. helm@v3.22.0
+    if [[ ! -x $dir/$bin ]]; then
       echo "installing $name (go install $pkg) ..."
       GOBIN=$dir go install "$pkg" || fail "go install $pkg failed; install $name by hand into $dir/"
     fi
-    ln -sf "$dir/$name" "$tools/bin/$name"
+    ln -sf "$dir/$bin" "$tools/bin/$name"
   done
 }
 
