@@ -1,5 +1,6 @@
 // Shared by the chart tests: where the chart is and how it is rendered for them.
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { helmTemplate, parseManifests, type K8sObject } from '../../tools/lib/helm.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -14,14 +15,40 @@ export interface Render {
   objects: K8sObject[];
 }
 
+/**
+ * Renders with Helm 3 and Helm 4 and resolves with Helm 3's output once both agree: the same
+ * objects (Helm 4 only adds blank lines), or the same error. A disagreement throws, naming the first
+ * object or the error that differs, so every chart test holds for both majors.
+ */
 export async function render(
   set: string[] = [],
   valueFiles: string[] = [],
   apiVersions = [monitoringApi],
 ): Promise<Render> {
-  const yaml = await helmTemplate({ chartDir, releaseName, namespace, set, valueFiles, apiVersions });
-  return { yaml, objects: parseManifests(yaml) };
+  const o = { chartDir, releaseName, namespace, set, valueFiles, apiVersions };
+  const [h3, h4] = await Promise.allSettled([helmTemplate(o), helmTemplate({ ...o, helm: 'helm4' })]);
+  if (h3.status === 'rejected') {
+    const e3 = errorText(h3.reason);
+    if (h4.status === 'fulfilled' || errorText(h4.reason) !== e3)
+      throw new Error(`Helm 3 and Helm 4 disagree: Helm 3 fails (${e3}), Helm 4 ${describe(h4)}`);
+    throw h3.reason;
+  }
+  if (h4.status === 'rejected')
+    throw new Error(`Helm 3 and Helm 4 disagree: Helm 4 fails (${errorText(h4.reason)})`);
+  const objects = parseManifests(h3.value);
+  const objects4 = parseManifests(h4.value);
+  const differs = objects.findIndex((x, i) => !isDeepStrictEqual(x, objects4[i]));
+  if (differs >= 0 || objects.length !== objects4.length) {
+    const x = objects[differs] ?? objects4[differs] ?? objects.at(-1);
+    throw new Error(`Helm 3 and Helm 4 render differently, first at ${x?.kind}/${x?.metadata.name}`);
+  }
+  return { yaml: h3.value, objects };
 }
+
+/** A helm failure's own text, without the "helm template failed:" prefix that names the binary. */
+const errorText = (e: unknown): string => String((e as Error).message).replace(/^\S+ template failed: /, '');
+const describe = (r: PromiseSettledResult<string>): string =>
+  r.status === 'fulfilled' ? 'renders' : `fails (${errorText(r.reason)})`;
 
 export function find(objects: K8sObject[], kind: string, name: string): K8sObject {
   const o = objects.find((x) => x.kind === kind && x.metadata.name === name);

@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort } from '../lib/ports.ts';
+import { HELMS, type Helm } from '../lib/helm.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import { requireBinary, spawnProcess, tempDir, type Proc } from '../lib/proc.ts';
 import { apiGet, httpsGet, runCommand, type Credentials } from './api.ts';
@@ -107,7 +108,11 @@ export interface Cluster {
   kubectl(args: string[], o?: { input?: string; timeoutMs?: number }): Promise<string>;
   /** kubectl get -o json, parsed */
   getJson<T = any>(args: string[]): Promise<T>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  helm(args: string[], o?: { input?: string; cwd?: string; timeoutMs?: number }): Promise<string>;
+  /** helm 3 (the default) or, with `o.helm: 'helm4'`, helm 4: the chart is tested with both */
+  helm(
+    args: string[],
+    o?: { input?: string; cwd?: string; timeoutMs?: number; helm?: Helm },
+  ): Promise<string>;
   /** stops everything in reverse start order (the API server before etcd), removes the dir */
   stop(): Promise<void>;
 }
@@ -119,7 +124,7 @@ interface Running extends Part {
 export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
   const real = o.node === 'real';
   const bins = Object.fromEntries(
-    ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'helm']
+    ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', ...HELMS]
       .concat(real ? [] : ['kwok'])
       .map((b) => [b, requireBinary(b)]),
   );
@@ -454,7 +459,8 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       env,
       kubectl,
       getJson: async (args) => JSON.parse(await kubectl(['get', ...args, '-o', 'json'])),
-      helm: async (args, k = {}) => (await runCommand(bins.helm as string, args, { env, ...k })).stdout,
+      helm: async (args, { helm = 'helm', ...k } = {}) =>
+        (await runCommand(bins[helm] as string, args, { env, ...k })).stdout,
       stop,
     };
   } catch (err) {

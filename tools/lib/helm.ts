@@ -24,7 +24,13 @@ export interface K8sObject {
   [key: string]: any;
 }
 
+/** The helm majors the chart is tested with: `helm` is Helm 3, `helm4` Helm 4 (tools/install.sh). */
+export const HELMS = ['helm', 'helm4'] as const;
+export type Helm = (typeof HELMS)[number];
+
 export interface HelmTemplateOptions {
+  /** which helm renders; Helm 3 by default */
+  helm?: Helm;
   chartDir: string;
   releaseName: string;
   namespace: string;
@@ -35,21 +41,25 @@ export interface HelmTemplateOptions {
   includeCrds?: boolean;
 }
 
-/** The pinned helm binary (.tools/bin/helm); throws how to install it when missing. */
-export function helmBinary(): string {
-  const pinned = path.join(toolsDir, 'bin', 'helm');
+/** A pinned helm binary (.tools/bin/helm or helm4); throws how to install it when missing. */
+export function helmBinary(name: Helm = 'helm'): string {
+  const pinned = path.join(toolsDir, 'bin', name);
   if (existsSync(pinned)) return pinned;
   throw new Error(`helm not found at ${path.relative(process.cwd(), pinned)}: run \`bash tools/install.sh\``);
 }
 
 /** Runs helm with the given arguments; a failure throws helm's own error text. */
-export async function helm(args: string[], cwd?: string): Promise<string> {
+export async function helm(args: string[], cwd?: string, name: Helm = 'helm'): Promise<string> {
   try {
-    const { stdout } = await run(helmBinary(), args, { cwd, maxBuffer: 64 * 1024 * 1024, env: helmEnv() });
+    const { stdout } = await run(helmBinary(name), args, {
+      cwd,
+      maxBuffer: 64 * 1024 * 1024,
+      env: helmEnv(),
+    });
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`helm ${args[0]} failed: ${(e.stderr || e.message).trim()}`, { cause: err });
+    throw new Error(`${name} ${args[0]} failed: ${(e.stderr || e.message).trim()}`, { cause: err });
   }
 }
 
@@ -61,7 +71,7 @@ export function helmTemplate(o: HelmTemplateOptions): Promise<string> {
   for (const api of o.apiVersions ?? []) args.push('--api-versions', api);
   for (const only of o.showOnly ?? []) args.push('--show-only', only);
   if (o.includeCrds) args.push('--include-crds');
-  return helm(args);
+  return helm(args, undefined, o.helm);
 }
 
 /** Splits a YAML stream into Kubernetes objects (empty documents dropped); bad YAML throws. */
