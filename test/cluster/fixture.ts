@@ -4,6 +4,7 @@
 import path from 'node:path';
 import type { Test } from 'tap';
 import { startCluster, type Cluster, type ClusterOptions } from '../../tools/cluster/cluster.ts';
+import type { Helm } from '../../tools/lib/helm.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -37,6 +38,8 @@ export interface Install {
   set?: string[];
   chart?: string;
   releaseName?: string;
+  /** Helm 3 (default) or Helm 4 */
+  helm?: Helm;
 }
 
 /** `helm install` exactly as the README says (no --wait: readiness is checked from the API). */
@@ -45,15 +48,18 @@ export function helmInstall(
   o: Install,
   verb: 'install' | 'upgrade' = 'install',
 ): Promise<string> {
-  return c.helm([
-    verb,
-    o.releaseName ?? release,
-    o.chart ?? chartDir,
-    '--namespace',
-    o.namespace,
-    ...(o.valueFiles ?? []).flatMap((f) => ['--values', f]),
-    ...(o.set ?? []).flatMap((s) => ['--set', s]),
-  ]);
+  return c.helm(
+    [
+      verb,
+      o.releaseName ?? release,
+      o.chart ?? chartDir,
+      '--namespace',
+      o.namespace,
+      ...(o.valueFiles ?? []).flatMap((f) => ['--values', f]),
+      ...(o.set ?? []).flatMap((s) => ['--set', s]),
+    ],
+    { helm: o.helm },
+  );
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -1,12 +1,14 @@
-// Upgrade, rollback and uninstall on the real API server: the previous released chart (the newest
-// commit whose Chart.yaml version differs from the working tree's) is installed with its own
-// minikube values, upgraded to the working tree, upgraded again with nothing changed, rolled back
-// and uninstalled. Immutable fields, rolls no value asked for and leftovers are what is checked.
+// Upgrade, rollback and uninstall on the real API server, with Helm 3 and with Helm 4 (server-side
+// apply): the previous released chart (the newest commit whose Chart.yaml version differs from the
+// working tree's) is installed with its own minikube values, upgraded to the working tree, upgraded
+// again with nothing changed, rolled back and uninstalled. Immutable fields, rolls no value asked
+// for and leftovers are what is checked.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
+import { HELMS, type Helm } from '../../tools/lib/helm.ts';
 import { tempDir, waitFor } from '../../tools/lib/proc.ts';
 import {
   chartDir,
@@ -59,8 +61,10 @@ function checkout(commit: string): { chart: string; values: string } {
   };
 }
 
-const revisions = async (ns: string): Promise<number> =>
-  (JSON.parse(await c.helm(['history', release, '-n', ns, '-o', 'json'])) as unknown[]).length;
+const revisions = async (ns: string, helm: Helm): Promise<number> =>
+  (JSON.parse(await c.helm(['history', release, '-n', ns, '-o', 'json'], { helm })) as unknown[]).length;
+/** The namespace of a case, suffixed for Helm 4. */
+const nsFor = (base: string, helm: Helm): string => (helm === 'helm' ? base : `${base}-${helm}`);
 
 /** Workloads whose pod template differs between two snapshots. */
 function changed(a: Map<string, unknown>, b: Map<string, unknown>): string[] {
@@ -71,42 +75,46 @@ function changed(a: Map<string, unknown>, b: Map<string, unknown>): string[] {
 const previous = previousRelease();
 const old = checkout(previous.commit);
 
-t.test(
-  `upgrade from chart ${previous.version} (${previous.commit.slice(0, 7)}) to the working tree, then rollback`,
-  async (t) => {
-    const ns = 'upgrade';
-    await installReady(c, { namespace: ns, chart: old.chart, valueFiles: [old.values] });
-    const before = await podTemplates(c, ns);
+for (const helm of HELMS)
+  t.test(
+    `${helm}: upgrade from chart ${previous.version} (${previous.commit.slice(0, 7)}) to the working tree, then rollback`,
+    async (t) => {
+      const ns = nsFor('upgrade', helm);
+      await installReady(c, { namespace: ns, chart: old.chart, valueFiles: [old.values], helm });
+      const before = await podTemplates(c, ns);
 
-    await t.resolves(
-      helmInstall(c, { namespace: ns, valueFiles: [envValues('minikube')] }, 'upgrade'),
-      'helm upgrade: no immutable-field error',
-    );
-    await waitReady(c, ns);
-    const upgraded = await podTemplates(c, ns);
-    t.comment(
-      `pod templates the chart changes since ${previous.version}: ${changed(before, upgraded).join(', ') || 'none'}`,
-    );
+      await t.resolves(
+        helmInstall(c, { namespace: ns, valueFiles: [envValues('minikube')], helm }, 'upgrade'),
+        'helm upgrade: no immutable-field error',
+      );
+      await waitReady(c, ns);
+      const upgraded = await podTemplates(c, ns);
+      t.comment(
+        `pod templates the chart changes since ${previous.version}: ${changed(before, upgraded).join(', ') || 'none'}`,
+      );
 
-    // The same chart and values again: no pod template may change (nothing random, stable checksums).
-    await helmInstall(c, { namespace: ns, valueFiles: [envValues('minikube')] }, 'upgrade');
-    await waitReady(c, ns);
-    t.same(
-      changed(upgraded, await podTemplates(c, ns)),
-      [],
-      'an upgrade that changes no value rolls nothing',
-    );
+      // The same chart and values again: no pod template may change (nothing random, stable checksums).
+      await helmInstall(c, { namespace: ns, valueFiles: [envValues('minikube')], helm }, 'upgrade');
+      await waitReady(c, ns);
+      t.same(
+        changed(upgraded, await podTemplates(c, ns)),
+        [],
+        'an upgrade that changes no value rolls nothing',
+      );
 
-    await t.resolves(c.helm(['rollback', release, '1', '-n', ns]), 'helm rollback to the previous release');
-    await waitReady(c, ns);
-    t.same(
-      changed(before, await podTemplates(c, ns)),
-      [],
-      'the rollback restores every pod template of revision 1',
-    );
-    t.equal(await revisions(ns), 4);
-  },
-);
+      await t.resolves(
+        c.helm(['rollback', release, '1', '-n', ns], { helm }),
+        'helm rollback to the previous release',
+      );
+      await waitReady(c, ns);
+      t.same(
+        changed(before, await podTemplates(c, ns)),
+        [],
+        'the rollback restores every pod template of revision 1',
+      );
+      t.equal(await revisions(ns, helm), 4);
+    },
+  );
 
 t.test('the upgrade check can fail: a changed value rolls, a changed selector is refused', async (t) => {
   const ns = 'upgrade-negative';
@@ -151,38 +159,39 @@ t.test('a new chart version that changes nothing in a pod rolls no pod', async (
   t.same(changed(installed, await podTemplates(c, ns)), [], 'no pod template changed');
 });
 
-t.test('helm uninstall removes everything but the volumes the chart documents it keeps', async (t) => {
-  const ns = 'uninstall';
-  await installReady(c, { namespace: ns, valueFiles: [envValues('minikube')] });
-  await c.helm(['uninstall', release, '-n', ns, '--wait']);
-  const kinds = (await c.kubectl(['api-resources', '--namespaced', '--verbs=list', '-o', 'name']))
-    .split('\n')
-    .filter((k) => k && !/^(events|events\.events\.k8s\.io)$/.test(k));
-  const expected = [
-    'PersistentVolumeClaim/data-hit-counter-redis-0',
-    'PersistentVolumeClaim/hit-counter-redis-backup',
-  ];
-  // Pods, ReplicaSets, EndpointSlices … go by garbage collection after helm returns: poll.
-  let names: string[] = [];
-  await waitFor(
-    async () => {
-      const left = await c.getJson<{ items: { kind: string; metadata: { name: string } }[] }>([
-        kinds.join(','),
-        '-n',
-        ns,
-      ]);
-      names = left.items
-        .map((o) => `${o.kind}/${o.metadata.name}`)
-        // What Kubernetes puts into every namespace.
-        .filter((n) => !['ServiceAccount/default', 'ConfigMap/kube-root-ca.crt'].includes(n))
-        .sort();
-      return JSON.stringify(names) === JSON.stringify(expected);
-    },
-    { timeoutMs: 60_000, intervalMs: 500, what: 'only the kept volumes left' },
-  ).catch(() => {});
-  t.same(
-    names,
-    expected,
-    'only the Redis data PVC (StatefulSet volumes outlive it) and the backup PVC (resource-policy: keep) remain',
-  );
-});
+for (const helm of HELMS)
+  t.test(`${helm} uninstall removes everything but the volumes the chart documents it keeps`, async (t) => {
+    const ns = nsFor('uninstall', helm);
+    await installReady(c, { namespace: ns, valueFiles: [envValues('minikube')], helm });
+    await c.helm(['uninstall', release, '-n', ns, '--wait'], { helm });
+    const kinds = (await c.kubectl(['api-resources', '--namespaced', '--verbs=list', '-o', 'name']))
+      .split('\n')
+      .filter((k) => k && !/^(events|events\.events\.k8s\.io)$/.test(k));
+    const expected = [
+      'PersistentVolumeClaim/data-hit-counter-redis-0',
+      'PersistentVolumeClaim/hit-counter-redis-backup',
+    ];
+    // Pods, ReplicaSets, EndpointSlices … go by garbage collection after helm returns: poll.
+    let names: string[] = [];
+    await waitFor(
+      async () => {
+        const left = await c.getJson<{ items: { kind: string; metadata: { name: string } }[] }>([
+          kinds.join(','),
+          '-n',
+          ns,
+        ]);
+        names = left.items
+          .map((o) => `${o.kind}/${o.metadata.name}`)
+          // What Kubernetes puts into every namespace.
+          .filter((n) => !['ServiceAccount/default', 'ConfigMap/kube-root-ca.crt'].includes(n))
+          .sort();
+        return JSON.stringify(names) === JSON.stringify(expected);
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: 'only the kept volumes left' },
+    ).catch(() => {});
+    t.same(
+      names,
+      expected,
+      'only the Redis data PVC (StatefulSet volumes outlive it) and the backup PVC (resource-policy: keep) remain',
+    );
+  });
