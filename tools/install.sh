@@ -7,6 +7,7 @@
 #
 #   bash tools/install.sh          everything the tests need
 #   bash tools/install.sh node     only Node 24 and the npm dependencies (enough for `npm start`)
+#   bash tools/install.sh helm     only the pinned Helm 3 (the release job packages the chart with it)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -114,12 +115,13 @@ install_debs() {
   done
 }
 
-install_go_tools() {
+install_go_tools() { # [name]: only that tool
   command -v go >/dev/null || fail "Go is needed to build helm, kubectl-validate, actionlint and the local cluster; install Go 1.26+ (helm v3.22 needs it) and run again"
   local line name bin pkg dir
   for line in "${GO_TOOLS[@]}"; do
     read -r name pkg <<<"$line" # name[:the binary go install writes]
     bin=${name#*:} name=${name%%:*}
+    [[ -z ${1:-} || $1 == "$name" ]] || continue
     dir=$tools/go/$name@${pkg##*@} # e.g. helm@v3.22.0
     if [[ ! -x $dir/$bin ]]; then
       echo "installing $name (go install $pkg) ..."
@@ -154,6 +156,10 @@ runtime = "runc"
 CONF
 }
 
+if [[ $profile == helm ]]; then
+  install_go_tools helm
+  exit 0
+fi
 install_node
 install_npm_deps
 if [[ $profile == all ]]; then
