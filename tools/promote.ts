@@ -4,16 +4,27 @@
 //   npm run promote -- set <env> <tag>      deploy <tag> to <env>
 //   npm run promote -- copy <from> <to>     deploy what <from> runs to <to>
 //   npm run promote -- show                 every environment and its tag
+//   npm run promote -- diff <env> --tag <tag> | --from <from>
+//                                           what that change does to <env>'s rendered manifests
 //
 // Only the tag's scalar changes; every other byte of the file (comments included) is kept. Running
-// a command twice changes nothing the second time. `--root <dir>` works on another checkout.
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+// a command twice changes nothing the second time. `--root <dir>` works on another checkout. Bad
+// input (usage, an unknown environment, an invalid tag) exits 2, any other failure 1.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMap, isScalar, parseDocument, type Document, type Node, type Pair, type Scalar } from 'yaml';
+import { renderEnvironment } from './lib/environment.ts';
 
-const usage = `usage: npm run promote -- set <env> <tag> | copy <from> <to> | show  [--root <dir>]
+const usage = `usage: npm run promote -- set <env> <tag> | copy <from> <to> | show | diff <env> (--tag <tag> | --from <env>)  [--root <dir>]
 tags: a release version X.Y.Z (optionally v-prefixed, optionally -prerelease) or sha-<7 to 40 hex digits>`;
+
+/** An error in what the user typed: exit code 2. */
+function badInput(message: string): Error {
+  return Object.assign(new Error(message), { exitCode: 2 });
+}
 
 const semverTag = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
 const shaTag = /^sha-[0-9a-f]{7,40}$/;
@@ -136,7 +147,7 @@ async function environments(root: string): Promise<string[]> {
 async function valuesFile(root: string, env: string): Promise<string> {
   const known = await environments(root);
   if (!known.includes(env)) {
-    throw new Error(`unknown environment "${env}": expected one of ${known.join(', ') || '(none found)'}`);
+    throw badInput(`unknown environment "${env}": expected one of ${known.join(', ') || '(none found)'}`);
   }
   return path.join(environmentsDir(root), env, 'values.yaml');
 }
@@ -146,30 +157,137 @@ async function readTag(root: string, env: string): Promise<string | undefined> {
   return getYamlString(parseDocument(text), ['image', 'tag']);
 }
 
-async function setTag(root: string, env: string, tag: string): Promise<string> {
+/** The tag `from` runs; an environment without one has nothing to give. */
+async function tagOf(root: string, from: string): Promise<string> {
+  const tag = await readTag(root, from);
+  if (tag === undefined)
+    throw new Error(`${from} sets no image.tag (it runs the chart's appVersion); nothing to copy`);
+  return tag;
+}
+
+interface Edit {
+  file: string;
+  old: string | undefined;
+  before: string;
+  after: string;
+}
+
+/** `env`'s values file with image.tag set to `tag`, not written. */
+async function editTag(root: string, env: string, tag: string): Promise<Edit> {
   const problem = tagProblem(tag);
-  if (problem) throw new Error(problem);
+  if (problem) throw badInput(problem);
   const file = await valuesFile(root, env);
   const before = await readFile(file, 'utf8');
   const old = getYamlString(parseDocument(before), ['image', 'tag']);
-  if (old === tag) return `${env}: image.tag is already ${tag}; nothing changed`;
+  if (old === tag) return { file, old, before, after: before };
   const after = setYamlScalar(before, ['image', 'tag'], tag);
   if (getYamlString(parseDocument(after), ['image', 'tag']) !== tag) {
     throw new Error(`${file}: could not set image.tag (the file was left unchanged)`);
   }
+  return { file, old, before, after };
+}
+
+async function setTag(root: string, env: string, tag: string): Promise<string> {
+  const { file, old, before, after } = await editTag(root, env, tag);
+  if (after === before) return `${env}: image.tag is already ${tag}; nothing changed`;
   await writeFile(file, after);
   return `${env}: image.tag ${old ?? '(chart appVersion)'} -> ${tag}`;
+}
+
+/**
+ * A `helm template` stream as one file per object, keyed `<kind>/[<namespace>/]<name>.yaml`, each
+ * holding the object's text as helm printed it.
+ */
+export function splitRendered(yamlText: string): Map<string, string> {
+  const files = new Map<string, string>();
+  // A document marker at the start of a line always ends a document, whatever precedes it.
+  for (const chunk of yamlText.split(/^---[ \t]*$/m)) {
+    const doc = parseDocument(chunk);
+    if (doc.errors.length)
+      throw new Error(`invalid YAML in the rendered manifests: ${doc.errors[0]!.message}`);
+    const o = doc.toJS() as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+    if (o === null || o === undefined) continue;
+    const { kind, metadata } = o;
+    if (typeof kind !== 'string' || typeof metadata?.name !== 'string')
+      throw new Error(`a rendered object has no kind or metadata.name:\n${chunk.trim().slice(0, 200)}`);
+    const ns = typeof metadata.namespace === 'string' ? `${metadata.namespace}/` : '';
+    const key = `${kind}/${ns}${metadata.name}.yaml`;
+    if (files.has(key)) throw new Error(`two rendered objects are both ${key.slice(0, -'.yaml'.length)}`);
+    files.set(key, `${chunk.replace(/^\n+/, '').replace(/\n*$/, '')}\n`);
+  }
+  return files;
+}
+
+async function writeTree(dir: string, files: Map<string, string>): Promise<void> {
+  for (const [key, text] of files) {
+    await mkdir(path.dirname(path.join(dir, key)), { recursive: true });
+    await writeFile(path.join(dir, key), text);
+  }
+}
+
+/** `git diff --no-index a b` run in `cwd`, away from any user or system git configuration. */
+function gitDiff(cwd: string): Promise<string> {
+  const args = [
+    'diff',
+    '--no-index',
+    '--no-color',
+    '--no-ext-diff',
+    '--no-renames',
+    '--no-prefix',
+    '--',
+    'a',
+    'b',
+  ];
+  const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+  return new Promise((resolve, reject) => {
+    execFile('git', args, { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      // Exit 1 means the trees differ.
+      if (!err || err.code === 1) resolve(stdout);
+      else reject(new Error(`git diff failed: ${(stderr || err.message).trim()}`));
+    });
+  });
+}
+
+/** The unified diff of `env`'s rendered manifests when its image.tag becomes `tag`. */
+async function renderedDiff(root: string, env: string, tag: string): Promise<string> {
+  const { after } = await editTag(root, env, tag);
+  const work = await mkdtemp(path.join(tmpdir(), 'promote-diff-'));
+  try {
+    const edited = path.join(work, 'values.yaml');
+    await writeFile(edited, after);
+    const [a, b] = await Promise.all([
+      renderEnvironment(env, { root }),
+      renderEnvironment(env, { root, valuesFile: edited }),
+    ]);
+    await writeTree(path.join(work, 'a'), splitRendered(a));
+    await writeTree(path.join(work, 'b'), splitRendered(b));
+    const diff = await gitDiff(work);
+    // Drop only the final newline (console.log adds one): a context line may be a lone space.
+    return diff ? diff.replace(/\n$/, '') : `${env}: no rendered change with image.tag ${tag}`;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
 
 async function main(argv: string[]): Promise<string> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { root: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      root: { type: 'string' },
+      tag: { type: 'string' },
+      from: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const root = path.resolve(values.root ?? path.join(import.meta.dirname, '..'));
   const [command, a, b, ...extra] = positionals;
   if (values.help) return usage;
+  const { tag, from } = values;
+  if (command === 'diff' && a && !b && (tag === undefined) !== (from === undefined)) {
+    return renderedDiff(root, a, tag ?? (await tagOf(root, from!)));
+  }
+  if (tag !== undefined || from !== undefined) throw badInput(usage);
   if (command === 'show' && a === undefined) {
     const envs = await environments(root);
     const width = Math.max(...envs.map((e) => e.length));
@@ -181,12 +299,9 @@ async function main(argv: string[]): Promise<string> {
   if (command === 'set' && a && b && !extra.length) return setTag(root, a, b);
   if (command === 'copy' && a && b && !extra.length) {
     await valuesFile(root, b);
-    const tag = await readTag(root, a);
-    if (tag === undefined)
-      throw new Error(`${a} sets no image.tag (it runs the chart's appVersion); nothing to copy`);
-    return setTag(root, b, tag);
+    return setTag(root, b, await tagOf(root, a));
   }
-  throw Object.assign(new Error(usage), { exitCode: 2 });
+  throw badInput(usage);
 }
 
 if (import.meta.main) {
@@ -194,9 +309,8 @@ if (import.meta.main) {
     console.log(await main(process.argv.slice(2)));
   } catch (err) {
     const e = err as Error & { exitCode?: number; code?: string };
-    console.error(
-      `promote: ${e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `${e.message}\n${usage}` : e.message}`,
-    );
-    process.exitCode = e.exitCode ?? 1;
+    const parse = e.code?.startsWith('ERR_PARSE_ARGS_');
+    console.error(`promote: ${parse ? `${e.message}\n${usage}` : e.message}`);
+    process.exitCode = parse ? 2 : (e.exitCode ?? 1);
   }
 }

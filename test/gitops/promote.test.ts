@@ -1,9 +1,12 @@
 // The promotion CLI edits only image.tag: every other byte, comments included, stays; it refuses bad
-// tags and unknown environments with a non-zero exit; a second run changes nothing.
+// tags and unknown environments with exit 2; a second run changes nothing. `diff` shows what a tag
+// change does to the rendered manifests, rendered with the real chart and the pinned helm.
 import t from 'tap';
 import { readFile, stat } from 'node:fs/promises';
 import { parseDocument, type Scalar } from 'yaml';
 import path from 'node:path';
+import { renderEnvironment } from '../../tools/lib/environment.ts';
+import { splitRendered } from '../../tools/promote.ts';
 import { environments, runCli, tempCheckout } from './fixtures.ts';
 
 const promote = (root: string, ...args: string[]) => runCli('promote.ts', root, args);
@@ -73,17 +76,18 @@ t.test('a second run writes nothing', async (t) => {
 t.test('bad tags, unknown environments and bad usage exit non-zero and change nothing', async (t) => {
   const root = await tempCheckout(t);
   const cases: [string[], number, RegExp][] = [
-    [['set', 'minikube', 'latest'], 1, /invalid image tag "latest": expected X.Y.Z/],
-    [['set', 'minikube', '1.2'], 1, /invalid image tag "1.2"/],
-    [['set', 'minikube', '1.2.3+build.5'], 1, /invalid image tag/],
-    [['set', 'minikube', 'sha-XYZ1234'], 1, /invalid image tag/],
-    [['set', 'minikube', 'sha-12345'], 1, /invalid image tag/],
-    [['set', 'prod', '1.2.3'], 1, /unknown environment "prod": expected one of eks, minikube, staging/],
-    [['copy', 'minikube', 'prod'], 1, /unknown environment "prod"/],
-    [['copy', 'prod', 'eks'], 1, /unknown environment "prod"/],
+    [['set', 'minikube', 'latest'], 2, /invalid image tag "latest": expected X.Y.Z/],
+    [['set', 'minikube', '1.2'], 2, /invalid image tag "1.2"/],
+    [['set', 'minikube', '1.2.3+build.5'], 2, /invalid image tag/],
+    [['set', 'minikube', 'sha-XYZ1234'], 2, /invalid image tag/],
+    [['set', 'minikube', 'sha-12345'], 2, /invalid image tag/],
+    [['set', 'prod', '1.2.3'], 2, /unknown environment "prod": expected one of eks, minikube, staging/],
+    [['copy', 'minikube', 'prod'], 2, /unknown environment "prod"/],
+    [['copy', 'prod', 'eks'], 2, /unknown environment "prod"/],
     [['set', 'minikube'], 2, /usage: npm run promote -- set <env> <tag>/],
+    [['set', 'minikube', '1.2.3', '--tag', '1.2.3'], 2, /usage:/],
     [['deploy'], 2, /usage:/],
-    [['--bogus'], 1, /Unknown option '--bogus'/],
+    [['--bogus'], 2, /Unknown option '--bogus'/],
   ];
   for (const [args, code, message] of cases) {
     const r = await promote(root, ...args);
@@ -120,4 +124,105 @@ t.test("the repository's own environment files: only the tag line changes", asyn
       );
     }
   }
+});
+
+/** The files a unified diff touches (`diff --git` headers) and the lines it removes and adds. */
+function changes(diff: string): { files: string[]; removed: string[]; added: string[] } {
+  const files: string[] = [];
+  const removed: string[] = [];
+  const added: string[] = [];
+  let header = false;
+  for (const line of diff.split('\n')) {
+    const file = /^diff --git a\/(\S+) b\//.exec(line);
+    if (file) {
+      files.push(file[1]!);
+      header = true;
+    } else if (line.startsWith('@@')) header = false;
+    else if (!header && line.startsWith('-')) removed.push(line.slice(1));
+    else if (!header && line.startsWith('+')) added.push(line.slice(1));
+  }
+  return { files, removed, added };
+}
+
+t.test('diff: a tag change changes the image line of the service Deployment, nothing else', async (t) => {
+  const root = await tempCheckout(t, ['charts']);
+  for (const [args, image] of [
+    [['--tag', 'sha-abcdef0'], 'acme/hit-counter:sha-abcdef0'],
+    [['--from', 'minikube'], 'acme/hit-counter:sha-0123456'],
+  ] as const) {
+    const r = await promote(root, 'diff', 'eks', ...args);
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /^diff --git a\/Deployment\/hit-counter\.yaml b\/Deployment\/hit-counter\.yaml\n/);
+    t.same(
+      changes(r.stdout),
+      {
+        files: ['Deployment/hit-counter.yaml'],
+        removed: ['          image: acme/hit-counter:1.2.0'],
+        added: [`          image: ${image}`],
+      },
+      `diff eks ${args.join(' ')}`,
+    );
+  }
+  for (const env of Object.keys(environments))
+    t.equal(await read(root, env), environments[env], `${env} is not written`);
+});
+
+t.test('diff: the same tag is "no rendered change"', async (t) => {
+  const root = await tempCheckout(t, ['charts']);
+  const r = await promote(root, 'diff', 'eks', '--tag', '1.2.0');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, 'eks: no rendered change with image.tag 1.2.0\n');
+});
+
+t.test('diff: bad input is one line and exit 2; a source without a tag is exit 1', async (t) => {
+  const root = await tempCheckout(t, ['charts']);
+  const cases: [string[], number, RegExp][] = [
+    [
+      ['diff', 'prod', '--tag', '1.2.3'],
+      2,
+      /^promote: unknown environment "prod": expected one of eks, minikube, staging\n$/,
+    ],
+    [['diff', 'eks', '--tag', 'latest'], 2, /^promote: invalid image tag "latest": expected X.Y.Z[^\n]*\n$/],
+    [['diff', 'eks', '--from', 'prod'], 2, /^promote: unknown environment "prod"[^\n]*\n$/],
+    [['diff', 'eks', '--from', 'staging'], 1, /^promote: staging sets no image.tag[^\n]*\n$/],
+    [['diff', 'eks'], 2, /usage:/],
+    [['diff', 'eks', '--tag', '1.2.3', '--from', 'minikube'], 2, /usage:/],
+    [['diff', 'eks', 'minikube', '--tag', '1.2.3'], 2, /usage:/],
+    [['diff', 'eks', '--tag'], 2, /argument missing/],
+  ];
+  for (const [args, code, message] of cases) {
+    const r = await promote(root, ...args);
+    t.equal(r.code, code, `${args.join(' ')} exits ${code}`);
+    t.match(r.stderr, message);
+    t.equal(r.stdout, '');
+  }
+});
+
+t.test("diff on the repository's own environments: the image line only, or no change", async (t) => {
+  const root = await tempCheckout(t, ['environments', 'charts']);
+  for (const env of ['minikube', 'eks']) {
+    const text = await read(root, env);
+    const tag = parseDocument(text).getIn(['image', 'tag']) as string;
+    const r = await promote(root, 'diff', env, '--tag', 'sha-0123abc');
+    t.equal(r.code, 0, r.stderr);
+    const { files, removed, added } = changes(r.stdout);
+    t.same(files, ['Deployment/hit-counter.yaml'], `${env}: only the service Deployment`);
+    t.same([removed.length, added.length], [1, 1], `${env}: one line`);
+    t.match(removed[0], new RegExp(`^ +image: \\S+:${tag.replaceAll('.', '\\.')}$`));
+    t.equal(added[0], removed[0]!.replace(`:${tag}`, ':sha-0123abc'));
+    const same = await promote(root, 'diff', env, '--tag', tag);
+    t.equal(same.stdout, `${env}: no rendered change with image.tag ${tag}\n`);
+    t.equal(await read(root, env), text, `${env} is not written`);
+  }
+});
+
+t.test('the rendered stream splits into the same files whatever the order of its objects', async (t) => {
+  const yaml = await renderEnvironment('eks');
+  const files = splitRendered(yaml);
+  const docs = yaml.split(/^---$/m);
+  const reordered = splitRendered([...docs.slice(1).reverse(), docs[0]].join('---'));
+  t.ok(files.size > 10, `one file per object (${files.size})`);
+  t.ok(files.has('Deployment/hit-counter.yaml'));
+  t.same(Object.fromEntries(reordered), Object.fromEntries(files));
+  t.throws(() => splitRendered(`${yaml}---\n${docs[1]}`), /two rendered objects are both/);
 });
