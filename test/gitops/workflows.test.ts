@@ -89,10 +89,24 @@ t.test(
       ['linux/amd64,linux/arm64', true, 'mode=max'],
     );
     t.ok(image.steps.some((s: any) => /cosign sign --yes/.test(s.run ?? '')));
+    const edit = wf.jobs['minikube-edit'];
+    t.same(
+      edit.permissions,
+      { contents: 'read' },
+      'the edit runs the npm dependencies without a write token',
+    );
+    t.ok(edit.steps.some((s: any) => /npm run promote -- set minikube "\$TAG"/.test(s.run ?? '')));
     const deploy = wf.jobs['deploy-minikube'];
     t.same(deploy.permissions, { contents: 'write' });
-    const step = deploy.steps.find((s: any) => /npm run promote -- set minikube/.test(s.run ?? ''));
+    t.same(deploy.needs, ['image', 'minikube-edit']);
+    const step = deploy.steps.find((s: any) => /git commit/.test(s.run ?? ''));
     t.match(step.run, /git commit -m "deploy: minikube runs \$TAG \[skip ci\]"/);
+    t.match(
+      step.run,
+      'git apply --include=environments/minikube/values.yaml',
+      'the patch may touch that file only',
+    );
+    t.match(step.run, 'core.hooksPath /dev/null', 'no hook runs next to the token');
     t.notMatch(JSON.stringify(deploy), /secrets\.(?!GITHUB_TOKEN)/, 'pushed with the GITHUB_TOKEN only');
   },
 );
@@ -121,6 +135,29 @@ const promoteJobs = async () => {
     wf.jobs[job].steps.find((s: any) => s.id === name || s.name === name);
   return { wf, prepare: wf.jobs.prepare, pr: wf.jobs['pull-request'], step };
 };
+
+t.test('no job that can write the repository runs npm or project code', async (t) => {
+  for (const [file, wf] of await workflows())
+    for (const [name, job] of Object.entries<any>(wf.jobs)) {
+      const writes = Object.entries(job.permissions ?? {}).some(
+        ([scope, level]) => level === 'write' && ['contents', 'pull-requests'].includes(scope),
+      );
+      if (!writes) continue;
+      const runs = (job.steps ?? []).map((s: any) => s.run ?? '').join('\n');
+      t.notMatch(runs, /\b(npm|npx|node)\b|tools\/install\.sh/, `${file} ${name}: only git and actions`);
+    }
+});
+
+t.test('every action is pinned by a full commit SHA, its tag in a comment', async (t) => {
+  for (const file of (await readdir(workflowsDir)).filter((f) => f.endsWith('.yml'))) {
+    const text = await readFile(path.join(workflowsDir, file), 'utf8');
+    for (const [, ref, comment] of text.matchAll(/^\s*-?\s*uses:\s*(\S+)(.*)$/gm)) {
+      if (ref!.startsWith('./')) continue;
+      t.match(ref, /^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/, `${file}: ${ref} by SHA`);
+      t.match(comment, /^ # v\d+\.\d+\.\d+$/, `${file}: ${ref} names its tag`);
+    }
+  }
+});
 
 t.test(
   'release: the chart is packaged with the pinned helm, pushed once per version and signed',
