@@ -18,8 +18,11 @@ const git = (cwd: string, ...args: string[]): string =>
 /** The chart directories under `root` (repo-relative): the umbrella and each unpacked subchart. */
 function charts(root: string, dir: string): string[] {
   const sub = path.join(root, dir, 'charts');
+  // A symlinked subchart (the common library, linked into each subchart) is checked where it lives.
   const nested = statSync(sub, { throwIfNoEntry: false })?.isDirectory()
-    ? readdirSync(sub).flatMap((c) => charts(root, path.join(dir, 'charts', c)))
+    ? readdirSync(sub, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .flatMap((e) => charts(root, path.join(dir, 'charts', e.name)))
     : [];
   return [dir, ...nested];
 }

@@ -133,7 +133,7 @@ t.test('the upgrade check can fail: a changed value rolls, a changed selector is
 
   // A chart whose StatefulSet selector changed: the API server refuses the immutable field.
   const broken = path.join(work, 'broken-chart');
-  cpSync(chartDir, broken, { recursive: true });
+  cpSync(chartDir, broken, { recursive: true, verbatimSymlinks: true });
   const sts = path.join(broken, 'charts/redis/templates/statefulset.yaml');
   const text = readFileSync(sts, 'utf8');
   const patched = text.replace(/(\n {2}selector:\n {4}matchLabels:\n)/, '$1      renamed: "yes"\n');
@@ -150,12 +150,20 @@ t.test('a new chart version that changes nothing in a pod rolls no pod', async (
   await installReady(c, { namespace: ns, valueFiles: [envValues('minikube')] });
   const installed = await podTemplates(c, ns);
   const bumped = path.join(work, 'bumped-chart');
-  cpSync(chartDir, bumped, { recursive: true });
-  const chartYaml = path.join(bumped, 'Chart.yaml');
-  writeFileSync(chartYaml, readFileSync(chartYaml, 'utf8').replace(/^version: .*$/m, 'version: 99.0.0'));
+  cpSync(chartDir, bumped, { recursive: true, verbatimSymlinks: true });
+  // Every chart's version, as a release that changes the subcharts too: their pods' config
+  // checksums cover the ConfigMaps' data, not the helm.sh/chart label.
+  for (const dir of ['.', 'charts/redis', 'charts/nginx', 'charts/servicemonitor', 'charts/common']) {
+    const chartYaml = path.join(bumped, dir, 'Chart.yaml');
+    const text = readFileSync(chartYaml, 'utf8');
+    // The chart's own version and the versions of its dependencies.
+    writeFileSync(chartYaml, text.replace(/^(version|\s+version): .*$/gm, '$1: 99.0.0'));
+  }
   await helmInstall(c, { namespace: ns, chart: bumped, valueFiles: [envValues('minikube')] }, 'upgrade');
   const labels = (await c.getJson(['deployment', 'hit-counter', '-n', ns])).metadata.labels;
   t.equal(labels['helm.sh/chart'], 'hit-counter-99.0.0', 'the objects carry the new chart version');
+  const redis = (await c.getJson(['statefulset', 'hit-counter-redis', '-n', ns])).metadata.labels;
+  t.equal(redis['helm.sh/chart'], 'redis-99.0.0', 'and the subcharts theirs');
   t.same(changed(installed, await podTemplates(c, ns)), [], 'no pod template changed');
 });
 

@@ -1,4 +1,4 @@
-{{/* Helpers of the umbrella chart (shared names are in _names.tpl). */}}
+{{/* Helpers of the umbrella chart (the shared hc.* helpers are in the common library chart). */}}
 
 {{/* The service image; the tag defaults to the chart's appVersion. */}}
 {{- define "hit-counter.image" -}}

@@ -1,4 +1,4 @@
-{{/* Helpers of the redis subchart (shared names are in _names.tpl). */}}
+{{/* Helpers of the redis subchart (the shared hc.* helpers are in the common library chart). */}}
 
 {{/* REDISCLI_AUTH from the Secret, for containers that run redis-cli. */}}
 {{- define "redis.cliAuthEnv" -}}

@@ -1,4 +1,4 @@
-{{/* Helpers of the servicemonitor subchart (shared names are in _names.tpl). */}}
+{{/* Helpers of the servicemonitor subchart (the shared hc.* helpers are in the common library chart). */}}
 
 {{/* Labels of every object here: the recommended ones plus the Prometheus selector labels. */}}
 {{- define "servicemonitor.labels" -}}
