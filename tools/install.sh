@@ -20,11 +20,13 @@ GO_TOOLS=(
   "helm helm.sh/helm/v3/cmd/helm@v3.22.0"
   "helm4:helm helm.sh/helm/v4/cmd/helm@v4.3.1" # the chart is tested with Helm 3 and Helm 4
   "helm-docs github.com/norwoodj/helm-docs/cmd/helm-docs@v1.14.2" # the chart READMEs' values tables
+  "kube-score github.com/zegl/kube-score/cmd/kube-score@v1.20.0" # a second manifest linter beside checkov
   "kubectl-validate sigs.k8s.io/kubectl-validate@v0.0.4"
   "actionlint github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
 )
-# Kubernetes manifest linter (kube-linter is not served by the Go module proxy here; checkov's
-# Kubernetes checks cover the same ground), from PyPI into its own venv.
+# Manifest linters: checkov (PyPI, its own venv) and kube-score (above). kube-linter cannot be
+# built here: the Go module proxy refuses golang.stackrox.io/kube-linter and
+# github.com/stackrox/kube-linter at every version (403, "This module version is not available").
 CHECKOV_VERSION=3.3.30
 # Debian package, then the version prefix it must have (Debian 12 "bookworm" security updates
 # keep the upstream version; a different upstream version fails the install).
