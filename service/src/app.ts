@@ -52,7 +52,7 @@ export function buildApp(config: Config, opts: AppOptions = {}): FastifyInstance
       password: config.redisPassword,
       waitReplicas: config.redisWaitReplicas,
       key: config.counterKey,
-      batchMax: config.batchMax,
+      batchMax: config.counterBatchMax,
       log: app.log,
       metrics,
       commandTimeoutMs: opts.redisCommandTimeoutMs,

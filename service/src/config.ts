@@ -1,131 +1,157 @@
-// Environment → typed configuration (env-schema). A bad value becomes a ConfigError whose message is
-// one line naming the variable, the problem with its value and the expected form.
+// Environment → typed configuration (env-schema). Each variable is declared once, in `variables`:
+// its JSON schema, its Config field (the camelCase of its name) and that field's type, its default,
+// the expected form quoted in errors and its row in README.md all come from that declaration.
+// A bad value becomes a ConfigError whose message is one line naming the variable, the problem with
+// its value and the expected form.
 import { envSchema } from 'env-schema';
 
+// The value when unset, applied after the checks across variables (they see only what was given):
+// a constant, or a function of the given values that `defaultDoc` documents.
+type Default =
+  | { default?: number | string; defaultDoc?: undefined }
+  | { default: (given: Record<string, unknown>) => number | string; defaultDoc: string };
+
+type Variable = Default & {
+  /** JSON schema of the value; env-schema coerces the string to `type`. */
+  schema: { type: 'integer' | 'string' } & Record<string, unknown>;
+  /** The expected form, quoted in error messages. */
+  expected: string;
+  /** The meaning, for README.md (markdown). */
+  doc: string;
+  /** An empty value (common with Kubernetes env from optional values) means unset. */
+  emptyIsUnset?: true;
+  /** The value is never shown in an error message. */
+  secret?: true;
+  /** Turns the validated value into the Config value. */
+  parse?: (value: string) => unknown;
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const variables = {
+  PORT: {
+    schema: { type: 'integer', minimum: 0, maximum: 65535 },
+    default: 8000,
+    expected: 'an integer 0-65535',
+    doc: 'listen port',
+  },
+  HOST: {
+    schema: { type: 'string', minLength: 1 },
+    default: '0.0.0.0',
+    expected: 'a listen address, e.g. 0.0.0.0',
+    doc: 'listen address',
+  },
+  REDIS_URL: {
+    schema: { type: 'string', pattern: '^rediss?://[^\\s/]+(/\\d+)?$' },
+    emptyIsUnset: true,
+    expected: 'redis://host:port/db (or unset for the embedded store)',
+    doc: '`redis://host:port/db`; unset = embedded in-memory store (a warning is logged)',
+  },
+  REDIS_SENTINELS: {
+    schema: { type: 'string', pattern: '^[^\\s,:/]+:\\d{1,5}(,[^\\s,:/]+:\\d{1,5}){0,15}$' },
+    emptyIsUnset: true,
+    parse: (list: string) =>
+      list.split(',').map((address) => {
+        const at = address.lastIndexOf(':');
+        return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+      }),
+    expected: 'host:port of every Redis Sentinel, comma-separated, at most 16 (instead of REDIS_URL)',
+    doc: '`host:port,…` of every Redis Sentinel, instead of `REDIS_URL`',
+  },
+  REDIS_SENTINEL_NAME: {
+    schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$' },
+    default: 'hit-counter',
+    expected: "Sentinel's name for the primary: 1-128 letters, digits, '.', '_' or '-'",
+    doc: "Sentinel's name for the primary",
+  },
+  REDIS_DB: {
+    schema: { type: 'integer', minimum: 0, maximum: 15 },
+    emptyIsUnset: true,
+    default: 0,
+    expected: "an integer 0-15, with REDIS_SENTINELS only (with REDIS_URL the database is the URL's path)",
+    doc: 'database number with `REDIS_SENTINELS`',
+  },
+  REDIS_PASSWORD: {
+    schema: { type: 'string' },
+    emptyIsUnset: true,
+    secret: true,
+    expected: 'the Redis AUTH password',
+    doc: 'Redis (and Sentinel) AUTH password',
+  },
+  REDIS_WAIT_REPLICAS: {
+    schema: { type: 'integer', minimum: 0, maximum: 16 },
+    emptyIsUnset: true,
+    default: (given) => (given.REDIS_SENTINELS ? 1 : 0),
+    defaultDoc: '`1` with Sentinel, else `0`',
+    expected: 'an integer 0-16 (default 1 with REDIS_SENTINELS, else 0), with a Redis store',
+    doc: 'replicas that must hold each batch (`WAIT`) before it is answered',
+  },
+  COUNTER_KEY: {
+    schema: { type: 'string', minLength: 1, maxLength: 512 },
+    default: 'hits',
+    expected: 'a non-empty Redis key of at most 512 characters',
+    doc: 'the Redis key',
+  },
+  COUNTER_BATCH_MAX: {
+    schema: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+    default: 1024,
+    expected: 'an integer 1-1000000 (1 = no batching)',
+    doc: 'most hits one `INCRBY` may carry (1 = no batching)',
+  },
+  SHUTDOWN_DELAY_MS: {
+    schema: { type: 'integer', minimum: 0, maximum: 600_000 },
+    default: 0,
+    expected: 'milliseconds, an integer 0-600000',
+    doc: 'readiness drain on SIGTERM before closing',
+  },
+  LOG_LEVEL: {
+    schema: { type: 'string', enum: LOG_LEVELS },
+    default: 'info',
+    expected: `one of ${LOG_LEVELS.join('|')}`,
+    doc: 'pino level',
+  },
+  KEEP_ALIVE_TIMEOUT_MS: {
+    schema: { type: 'integer', minimum: 1000, maximum: 3_600_000 },
+    default: 65_000,
+    expected: "milliseconds, an integer 1000-3600000, above the proxy's upstream keepalive_timeout",
+    doc: "Node's keep-alive; stays above nginx's upstream keep-alive (30 s)",
+  },
+} as const satisfies Record<string, Variable>;
+
+type Declared = typeof variables;
+type Name = keyof Declared;
+/** A declaration's value: what `parse` returns, one of `enum`, or the schema's type. */
+type Value<V> = V extends { parse: (value: string) => infer T }
+  ? T
+  : V extends { schema: { enum: readonly (infer E)[] } }
+    ? E
+    : V extends { schema: { type: 'integer' } }
+      ? number
+      : string;
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}`
+  : Lowercase<S>;
+/** The variables that were given, validated and parsed. */
+type Given = { [N in Name]?: Value<Declared[N]> };
+
+/** One field per variable, named by its camelCase (COUNTER_BATCH_MAX → counterBatchMax). */
 export type Config = {
-  port: number;
-  host: string;
-  /** One Redis; unset (and no sentinels) = the embedded in-memory store. */
-  redisUrl: string | undefined;
-  /** Redis behind Sentinel: every sentinel's address (instead of redisUrl). */
-  redisSentinels: { host: string; port: number }[] | undefined;
-  /** Sentinel's name for the primary. */
-  redisSentinelName: string;
-  /** Database number in Sentinel mode (with redisUrl it is the URL's path). */
-  redisDb: number;
-  /** Password of Redis, and of the sentinels in Sentinel mode. */
-  redisPassword: string | undefined;
-  /** Replicas that must acknowledge each batch (WAIT) before its hits are answered. */
-  redisWaitReplicas: number;
-  counterKey: string;
-  batchMax: number;
-  shutdownDelayMs: number;
-  logLevel: string;
-  keepAliveTimeoutMs: number;
+  [N in Name as CamelCase<N>]:
+    Value<Declared[N]> | (Declared[N] extends { default: unknown } ? never : undefined);
 };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-// `description` is the expected form quoted in error messages.
+const declared: Record<string, Variable> = variables;
+// Built once: ajv compiles it on the first loadConfig and reuses it after.
 const schema = {
   type: 'object',
-  properties: {
-    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8000, description: 'an integer 0-65535' },
-    HOST: { type: 'string', minLength: 1, default: '0.0.0.0', description: 'a listen address, e.g. 0.0.0.0' },
-    REDIS_URL: {
-      type: 'string',
-      pattern: '^rediss?://[^\\s/]+(/\\d+)?$',
-      description: 'redis://host:port/db (or unset for the embedded store)',
-    },
-    REDIS_SENTINELS: {
-      type: 'string',
-      pattern: '^[^\\s,:/]+:\\d{1,5}(,[^\\s,:/]+:\\d{1,5}){0,15}$',
-      description: 'host:port of every Redis Sentinel, comma-separated, at most 16 (instead of REDIS_URL)',
-    },
-    REDIS_SENTINEL_NAME: {
-      type: 'string',
-      pattern: '^[A-Za-z0-9._-]{1,128}$',
-      default: 'hit-counter',
-      description: "Sentinel's name for the primary: 1-128 letters, digits, '.', '_' or '-'",
-    },
-    REDIS_DB: {
-      type: 'integer',
-      minimum: 0,
-      maximum: 15,
-      description:
-        "an integer 0-15, with REDIS_SENTINELS only (with REDIS_URL the database is the URL's path)",
-    },
-    REDIS_PASSWORD: { type: 'string', description: 'the Redis AUTH password' },
-    REDIS_WAIT_REPLICAS: {
-      type: 'integer',
-      minimum: 0,
-      maximum: 16,
-      description: 'an integer 0-16 (default 1 with REDIS_SENTINELS, else 0), with a Redis store',
-    },
-    COUNTER_KEY: {
-      type: 'string',
-      minLength: 1,
-      maxLength: 512,
-      default: 'hits',
-      description: 'a non-empty Redis key of at most 512 characters',
-    },
-    COUNTER_BATCH_MAX: {
-      type: 'integer',
-      minimum: 1,
-      maximum: 1_000_000,
-      default: 1024,
-      description: 'an integer 1-1000000 (1 = no batching)',
-    },
-    SHUTDOWN_DELAY_MS: {
-      type: 'integer',
-      minimum: 0,
-      maximum: 600_000,
-      default: 0,
-      description: 'milliseconds, an integer 0-600000',
-    },
-    LOG_LEVEL: {
-      type: 'string',
-      enum: LOG_LEVELS,
-      default: 'info',
-      description: `one of ${LOG_LEVELS.join('|')}`,
-    },
-    KEEP_ALIVE_TIMEOUT_MS: {
-      type: 'integer',
-      minimum: 1000,
-      maximum: 3_600_000,
-      default: 65_000,
-      description: "milliseconds, an integer 1000-3600000, above the proxy's upstream keepalive_timeout",
-    },
-  },
-} as const;
-
-type Raw = {
-  PORT: number;
-  HOST: string;
-  REDIS_URL?: string;
-  REDIS_SENTINELS?: string;
-  REDIS_SENTINEL_NAME: string;
-  REDIS_DB?: number;
-  REDIS_PASSWORD?: string;
-  REDIS_WAIT_REPLICAS?: number;
-  COUNTER_KEY: string;
-  COUNTER_BATCH_MAX: number;
-  SHUTDOWN_DELAY_MS: number;
-  LOG_LEVEL: string;
-  KEEP_ALIVE_TIMEOUT_MS: number;
+  properties: Object.fromEntries(Object.entries(declared).map(([name, v]) => [name, v.schema])),
 };
-
-const EMPTY_IS_UNSET = new Set([
-  'REDIS_URL',
-  'REDIS_SENTINELS',
-  'REDIS_PASSWORD',
-  'REDIS_DB',
-  'REDIS_WAIT_REPLICAS',
-]);
+const camelCase = (name: string): string =>
+  name.toLowerCase().replace(/_(.)/g, (_, letter: string) => letter.toUpperCase());
 
 type AjvError = { instancePath: string; keyword: string; message?: string };
 
@@ -135,71 +161,66 @@ const invalid = (name: string, shown: string, problem: string | undefined, expec
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const data: Record<string, string> = {};
-  for (const name of Object.keys(schema.properties)) {
+  for (const [name, v] of Object.entries(declared)) {
     const value = env[name];
-    // An empty optional variable (common with Kubernetes env from optional values) means unset.
-    if (value === undefined || (value === '' && EMPTY_IS_UNSET.has(name))) continue;
+    if (value === undefined || (value === '' && v.emptyIsUnset)) continue;
     data[name] = value;
   }
-  let raw: Raw;
+  let validated: Record<string, unknown>;
   try {
-    raw = envSchema<Raw>({ schema: structuredClone(schema) as object, data, env: false });
+    validated = envSchema({ schema, data, env: false });
   } catch (err) {
     const first = ((err as { errors?: AjvError[] }).errors ?? [])[0];
     const name = first?.instancePath.replace(/^\//, '') ?? '';
-    const spec = (schema.properties as Record<string, { description: string }>)[name];
+    const spec = declared[name];
     if (!first || !spec) throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
-    // Credentials never reach the logs: the password is hidden, a URL's user-info is masked.
-    const shown =
-      name === 'REDIS_PASSWORD'
-        ? '(hidden)'
-        : JSON.stringify((data[name] ?? '').replace(/\/\/[^@/]*@/, '//***@'));
+    // Credentials never reach the logs: a secret is hidden, a URL's user-info is masked.
+    const shown = spec.secret
+      ? '(hidden)'
+      : JSON.stringify((data[name] ?? '').replace(/\/\/[^@/]*@/, '//***@'));
     const problem = first.keyword === 'pattern' ? 'wrong form' : first.message;
-    throw invalid(name, shown, problem, spec.description);
+    throw invalid(name, shown, problem, spec.expected);
   }
+  const given: Given = Object.fromEntries(
+    Object.entries(validated).map(([name, value]) => {
+      const parse = declared[name]?.parse;
+      return [name, parse ? parse(value as string) : value];
+    }),
+  );
+
   // Checks across variables, on the values as they were given.
-  const given = (name: string): string => JSON.stringify(data[name]);
-  const sentinels = raw.REDIS_SENTINELS?.split(',').map((address) => {
-    const at = address.lastIndexOf(':');
-    return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
-  });
+  const shown = (name: Name): string => JSON.stringify(data[name]);
+  const sentinels = given.REDIS_SENTINELS;
   if (sentinels?.some((s) => s.port < 1 || s.port > 65535))
-    throw invalid('REDIS_SENTINELS', given('REDIS_SENTINELS'), 'a port is out of range', 'ports 1-65535');
-  if (raw.REDIS_URL && sentinels)
+    throw invalid('REDIS_SENTINELS', shown('REDIS_SENTINELS'), 'a port is out of range', 'ports 1-65535');
+  if (given.REDIS_URL && sentinels)
     throw invalid(
       'REDIS_SENTINELS',
-      given('REDIS_SENTINELS'),
+      shown('REDIS_SENTINELS'),
       'REDIS_URL is set too',
       'one of them: REDIS_URL for one Redis, REDIS_SENTINELS for Redis behind Sentinel',
     );
-  if (raw.REDIS_DB !== undefined && !sentinels)
+  if (given.REDIS_DB !== undefined && !sentinels)
     throw invalid(
       'REDIS_DB',
-      given('REDIS_DB'),
+      shown('REDIS_DB'),
       'REDIS_SENTINELS is unset',
-      `the database in REDIS_URL's path (redis://host:port/${raw.REDIS_DB})`,
+      `the database in REDIS_URL's path (redis://host:port/${given.REDIS_DB})`,
     );
-  const hasRedis = raw.REDIS_URL !== undefined || sentinels !== undefined;
-  if (raw.REDIS_WAIT_REPLICAS && !hasRedis)
+  const hasRedis = given.REDIS_URL !== undefined || sentinels !== undefined;
+  if (given.REDIS_WAIT_REPLICAS && !hasRedis)
     throw invalid(
       'REDIS_WAIT_REPLICAS',
-      given('REDIS_WAIT_REPLICAS'),
+      shown('REDIS_WAIT_REPLICAS'),
       'no Redis store is set',
       'REDIS_URL or REDIS_SENTINELS too',
     );
-  return {
-    port: raw.PORT,
-    host: raw.HOST,
-    redisUrl: raw.REDIS_URL,
-    redisSentinels: sentinels,
-    redisSentinelName: raw.REDIS_SENTINEL_NAME,
-    redisDb: raw.REDIS_DB ?? 0,
-    redisPassword: raw.REDIS_PASSWORD,
-    redisWaitReplicas: raw.REDIS_WAIT_REPLICAS ?? (sentinels ? 1 : 0),
-    counterKey: raw.COUNTER_KEY,
-    batchMax: raw.COUNTER_BATCH_MAX,
-    shutdownDelayMs: raw.SHUTDOWN_DELAY_MS,
-    logLevel: raw.LOG_LEVEL,
-    keepAliveTimeoutMs: raw.KEEP_ALIVE_TIMEOUT_MS,
-  };
+
+  const config: Record<string, unknown> = {};
+  for (const [name, v] of Object.entries(declared)) {
+    const value = given[name as Name];
+    config[camelCase(name)] =
+      value !== undefined ? value : typeof v.default === 'function' ? v.default(given) : v.default;
+  }
+  return config as Config;
 }
