@@ -2,14 +2,13 @@
 //
 //   npm run gitops:set-repo -- <git-url> [--image <repository>]
 //
-// rewrites the repository URL everywhere it appears under argocd/ (AppProject sourceRepos, every
-// Application / ApplicationSet source repoURL) and, with --image, `image.repository` in every
-// environments/<env>/values.yaml. Only those scalars change; comments and formatting stay.
+// sets `repoURL` in argocd/values.yaml (the one place Argo CD's objects take the repository from)
+// and, with --image, `image.repository` in every environments/<env>/values.yaml. Only those
+// scalars change; comments and formatting stay.
 // `--root <dir>` works on another checkout.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { isMap, isScalar, isSeq, parseAllDocuments, type Node, type Scalar } from 'yaml';
 import { setYamlScalar } from './promote.ts';
 
 const usage = 'usage: npm run gitops:set-repo -- <git-url> [--image <repository>]  [--root <dir>]';
@@ -52,69 +51,30 @@ export function imageRepositoryProblem(repo: string): string | undefined {
   return `not an image repository: "${repo}"; expected [host[:port]/]name/with/lowercase/parts, without a tag`;
 }
 
-/** The scalar nodes holding the repository URL in one argocd/ document. */
-function repoUrlNodes(doc: Node | null): Scalar[] {
-  const found: Scalar[] = [];
-  const get = (node: Node | null | undefined, key: string): Node | null | undefined =>
-    isMap(node) ? (node.get(key, true) as Node | null | undefined) : undefined;
-  const sources = (spec: Node | null | undefined) => {
-    const single = get(spec, 'source');
-    const many = get(spec, 'sources');
-    for (const s of [single, ...(isSeq(many) ? (many.items as Node[]) : [])]) {
-      const url = get(s, 'repoURL');
-      if (isScalar(url)) found.push(url);
-    }
-  };
-  const kind = (get(doc, 'kind') as Scalar | undefined)?.value;
-  const spec = get(doc, 'spec');
-  if (kind === 'AppProject') {
-    const repos = get(spec, 'sourceRepos');
-    if (isSeq(repos)) for (const r of repos.items) if (isScalar(r)) found.push(r);
-  } else if (kind === 'Application') {
-    sources(spec);
-  } else if (kind === 'ApplicationSet') {
-    sources(get(get(spec, 'template'), 'spec'));
-  }
-  return found;
-}
+/** The file holding the repository URL, relative to the repository's root. */
+export const ARGOCD_VALUES = 'argocd/values.yaml';
 
-async function yamlFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
-    .map((e) => path.join(e.parentPath, e.name))
-    .sort();
-}
-
-/** Rewrites the repository URL in every argocd/ manifest; resolves with the files changed. */
+/** Sets `repoURL` in argocd/values.yaml; resolves with the files changed. */
 export async function setRepoUrl(root: string, url: string): Promise<string[]> {
-  const changed: string[] = [];
-  const files = await yamlFiles(path.join(root, 'argocd')).catch(() => {
-    throw new Error(`no argocd folder at ${path.join(root, 'argocd')}`);
+  const file = path.join(root, ARGOCD_VALUES);
+  const text = await readFile(file, 'utf8').catch(() => {
+    throw new Error(`no ${ARGOCD_VALUES} at ${root}`);
   });
-  for (const file of files) {
-    const text = await readFile(file, 'utf8');
-    const docs = parseAllDocuments(text);
-    if (!Array.isArray(docs)) continue;
-    const nodes = docs.flatMap((d) => repoUrlNodes(d.contents)).sort((a, b) => b.range![0] - a.range![0]);
-    let out = text;
-    for (const n of nodes) {
-      const source = n.type === 'PLAIN' ? url : JSON.stringify(url);
-      out = out.slice(0, n.range![0]) + source + out.slice(n.range![1]);
-    }
-    if (out !== text) {
-      await writeFile(file, out);
-      changed.push(path.relative(root, file));
-    }
-  }
-  return changed;
+  const out = setYamlScalar(text, ['repoURL'], url, 'the repository Argo CD reads');
+  if (out === text) return [];
+  await writeFile(file, out);
+  return [ARGOCD_VALUES];
 }
 
 /** Sets image.repository in every environment's values file; resolves with the files changed. */
 export async function setImageRepository(root: string, repository: string): Promise<string[]> {
   const dir = path.join(root, 'environments');
   const changed: string[] = [];
-  for (const file of (await yamlFiles(dir)).filter((f) => path.basename(f) === 'values.yaml')) {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files = entries
+    .filter((e) => e.isFile() && e.name === 'values.yaml')
+    .map((e) => path.join(e.parentPath, e.name));
+  for (const file of files.sort()) {
     const text = await readFile(file, 'utf8');
     const out = setYamlScalar(
       text,

@@ -1,10 +1,12 @@
-# Argo CD, then this repository's AppProject and eks Application as argocd/ has them, with two
-# additions made here:
-# - the Application's spec.source.helm.valuesObject: what this module created and the chart must
-#   know (the backup bucket, the secret store and the secret's name), applied by Argo CD on top of
-#   environments/eks/values.yaml;
-# - the AppProject's whitelist gains ExternalSecret, a kind only this cluster's Application renders.
-# From then on Argo CD syncs the eks environment from git by itself.
+# Argo CD, then the bootstrap of the eks environment: the repository's argocd/ chart installed with
+# `environment = "eks"` (what `helm template argocd --set environment=eks | kubectl apply` does
+# elsewhere), its root Application then keeping it equal to git. The chart's `cluster` values carry
+# what only this module knows, and the root hands them back on every sync:
+# - `values`: the eks Application's spec.source.helm.valuesObject (the backup bucket, the secret
+#   store and the secret's name), applied by Argo CD on top of environments/eks/values.yaml;
+# - `namespaceResources`: ExternalSecret in the AppProject's whitelist, a kind only this cluster's
+#   Application renders;
+# - `repoURL`: var.repo_url, when set.
 locals {
   cluster_values = {
     redis = {
@@ -19,26 +21,16 @@ locals {
     }
   }
 
-  repo_url = coalesce(var.repo_url, local.application.spec.source.repoURL)
-
-  argocd_project = merge(local.project, {
-    spec = merge(local.project.spec, {
-      sourceRepos = var.repo_url == null ? tolist(local.project.spec.sourceRepos) : [var.repo_url]
-      namespaceResourceWhitelist = concat(
-        local.project.spec.namespaceResourceWhitelist,
-        [{ group = "external-secrets.io", kind = "ExternalSecret" }],
-      )
-    })
-  })
-
-  argocd_application = merge(local.application, {
-    spec = merge(local.application.spec, {
-      source = merge(local.application.spec.source, {
-        repoURL = local.repo_url
-        helm    = merge(local.application.spec.source.helm, { valuesObject = local.cluster_values })
-      })
-    })
-  })
+  argocd_bootstrap = {
+    environment = "eks"
+    cluster = merge(
+      {
+        values             = local.cluster_values
+        namespaceResources = [{ group = "external-secrets.io", kind = "ExternalSecret" }]
+      },
+      { for k, v in { repoURL = var.repo_url } : k => v if v != null },
+    )
+  }
 }
 
 resource "helm_release" "argocd" {
@@ -64,9 +56,9 @@ resource "helm_release" "argocd" {
 resource "helm_release" "argocd_apps" {
   name      = "hit-counter-apps"
   namespace = helm_release.argocd.namespace
-  chart     = "${path.module}/charts/manifests"
+  chart     = "${path.module}/../../argocd"
 
-  values = [yamlencode({ manifests = [local.argocd_project, local.argocd_application] })]
+  values = [yamlencode(local.argocd_bootstrap)]
 
   depends_on = [
     helm_release.kube_prometheus_stack,

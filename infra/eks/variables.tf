@@ -61,7 +61,7 @@ variable "api_public_cidrs" {
 }
 
 variable "repo_url" {
-  description = "Git URL Argo CD deploys from. null: the repoURL already in argocd/ (what `npm run gitops:set-repo` writes)."
+  description = "Git URL Argo CD deploys from. null: repoURL of argocd/values.yaml (what `npm run gitops:set-repo` writes)."
   type        = string
   default     = null
 }

@@ -1,7 +1,8 @@
 // The minikube environment on real pods: a local cluster with a real node (kubelet, containerd,
 // the bridge pod network, kube-proxy, CoreDNS, local-path-provisioner; tools/cluster/node.ts),
-// Argo CD syncing argocd/applications/hit-counter-minikube.yaml from the local git server with
-// tools/cluster/lab-values.yaml on top (the locally built images), then what users rely on:
+// Argo CD syncing the minikube environment of argocd/ (bootstrapped as the README says) from the
+// local git server with tools/cluster/lab-values.yaml on top (the locally built images), then what
+// users rely on:
 // the probes, helm test, counting through the nginx NodePort (curl and Chromium), Redis replication
 // with Sentinel (a planned stop of the primary under load), a rolling update under load, a Redis
 // pod restart, the backup CronJob and the README's restore. Last, the cluster's stop leaves nothing
@@ -9,7 +10,7 @@
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { runCommand } from '../../tools/cluster/api.ts';
 import {
   FIXED_PATHS,
@@ -25,11 +26,12 @@ import { duplicates, largest, runLoad } from '../../tools/stack/load.ts';
 import {
   APP_NS,
   ARGOCD_NS,
-  applyFiles,
+  bootstrap,
   healthy,
   refresh,
   seedCheckout,
   syncedAt,
+  ROOT_APP,
   waitApp,
   workClone,
   type Obj,
@@ -109,14 +111,10 @@ const hit = async (): Promise<bigint> => {
   }
   return count(await res.text());
 };
-/** The Application with the lab images' values after the environment's, applied as the README says. */
+/** The minikube environment bootstrapped from argocd/, the lab images' values on top. */
 async function applyLabApplication(): Promise<void> {
-  await applyFiles(c, work.dir, ['argocd/project.yaml']);
-  const app = parse(
-    readFileSync(path.join(work.dir, 'argocd/applications/hit-counter-minikube.yaml'), 'utf8'),
-  ) as Obj;
-  app.spec.source.helm.valueFiles.push(`../../${LAB_VALUES}`);
-  await c.kubectl(['apply', '-n', ARGOCD_NS, '-f', '-'], { input: stringify(app) });
+  const values = parse(readFileSync(path.join(work.dir, LAB_VALUES), 'utf8')) as Obj;
+  await bootstrap(c, work.dir, { environment: 'minikube', cluster: { values } });
 }
 
 t.test('Argo CD deploys the minikube environment: every pod runs and is Ready by its probes', async (t) => {
@@ -433,19 +431,20 @@ t.test('backup Job writes an RDB; the README restore brings back that exact coun
   for (let i = 0; i < 3; i++) await hit(); // counted after the backup: the restore drops them
 
   // charts/hit-counter/charts/redis/README.md "Restore", step by step.
-  const patchApp = (syncPolicy: Obj) =>
+  const patchApp = (name: string, syncPolicy: Obj) =>
     c.kubectl([
       'patch',
       'applications.argoproj.io',
-      APP,
+      name,
       '-n',
       ARGOCD_NS,
       '--type=merge',
       '-p',
       JSON.stringify({ spec: { syncPolicy } }),
     ]);
-  // 0. automated sync off
-  await patchApp({ automated: null });
+  // 0. automated sync off: the root first (it would restore the Application's policy), then the app
+  await patchApp(ROOT_APP, { automated: null });
+  await patchApp(APP, { automated: null });
   // 1. stop writes and Redis
   await c.kubectl(['scale', '-n', APP_NS, 'deployment/hit-counter', '--replicas=0']);
   await c.kubectl(['scale', '-n', APP_NS, 'statefulset/hit-counter-redis', '--replicas=0']);
@@ -514,8 +513,9 @@ t.test('backup Job writes an RDB; the README restore brings back that exact coun
     },
     { timeoutMs: 60_000, what: 'Redis to write the restored data into a new AOF' },
   );
-  // 5. automated sync back on: Argo CD restores the args and the replica counts
-  await patchApp({ automated: { prune: true, selfHeal: true } });
+  // 5. automated sync back on for the root: it restores the Application's policy from git, and
+  // Argo CD the args and the replica counts
+  await patchApp(ROOT_APP, { automated: { prune: true, selfHeal: true } });
   await waitFor(
     async () => {
       const [p] = await pods(APP_NS, 'app.kubernetes.io/component=redis');

@@ -1,43 +1,159 @@
-// The Argo CD manifests under argocd/ as files: schema-valid against Argo CD's own CRDs (offline,
-// before any cluster), one Application per environment named after its file, each pinning the
-// release name and reading its environment's values. What Argo CD does with them (render, sync,
-// project rules, the ApplicationSet) is tested on the real Argo CD: argocd-*.test.ts.
+// The argocd/ chart, rendered as the bootstrap renders it (`helm template argocd --set
+// environment=<env>`), before any cluster: valid against Argo CD's own CRDs, each environment's
+// render holding its own Application and nothing of another environment, paths that exist, the
+// root Application rendering the chart again into the very same objects, and the installer's
+// cluster values reaching the Application and the AppProject. What Argo CD does with them (sync,
+// self-management, project rules) is tested on the real Argo CD: argocd-*.test.ts.
 import t from 'tap';
-import { access, readdir, readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { helm, HELMS, parseManifests, type K8sObject } from '../../tools/lib/helm.ts';
 import { validateManifests } from '../../tools/lib/k8s-validate.ts';
-import { repoRoot } from './fixtures.ts';
+import { renderArgocd, repoRoot } from './fixtures.ts';
 
-const argocd = path.join(repoRoot, 'argocd');
-const appFiles = (await readdir(path.join(argocd, 'applications'))).filter((f) => f.endsWith('.yaml')).sort();
+const values = parse(await readFile(path.join(repoRoot, 'argocd/values.yaml'), 'utf8'));
+const environments = Object.keys(values.environments as object).sort();
 
-t.test('every manifest under argocd/ is valid against the Argo CD CRDs', async (t) => {
-  const files = (await readdir(argocd, { recursive: true })).filter((f) => f.endsWith('.yaml'));
-  t.ok(files.length >= 4);
-  for (const f of files) t.same(await validateManifests(await readFile(path.join(argocd, f), 'utf8')), [], f);
+const render = async (v: Record<string, unknown>) => parseManifests(await renderArgocd(repoRoot, v));
+const find = (objects: K8sObject[], kind: string, name: string): K8sObject => {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`no ${kind}/${name} rendered`);
+  return o;
+};
+const names = (objects: K8sObject[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+
+/** What infra/eks passes at bootstrap, in the shape it has there. */
+const installer = {
+  environment: 'eks',
+  cluster: {
+    repoURL: 'https://git.example.org/someone/hit-counter.git',
+    values: { redis: { externalSecret: { enabled: true, remoteRef: { key: 'hit-counter/redis' } } } },
+    namespaceResources: [{ group: 'external-secrets.io', kind: 'ExternalSecret' }],
+  },
+};
+
+t.test('the environments are minikube and eks', async (t) => {
+  t.same(environments, ['eks', 'minikube']);
+});
+
+t.test('each environment renders two AppProjects and two Applications, valid against the CRDs', async (t) => {
+  for (const env of environments) {
+    const text = await renderArgocd(repoRoot, { environment: env });
+    t.same(await validateManifests(text), [], env);
+    t.same(names(parseManifests(text)), [
+      'AppProject/hit-counter',
+      'AppProject/hit-counter-root',
+      `Application/hit-counter-${env}`,
+      'Application/hit-counter-root',
+    ]);
+  }
+  t.same(await validateManifests(await renderArgocd(repoRoot, installer)), [], 'with the installer values');
 });
 
 t.test('the schema check can fail: an unknown field and a wrong type are rejected', async (t) => {
-  const text = await readFile(path.join(argocd, 'applications', appFiles[0]!), 'utf8');
+  const text = await renderArgocd(repoRoot, { environment: 'minikube' });
   const problems = await validateManifests(
-    text.replace('  project: hit-counter', '  project: hit-counter\n  projekt: typo') +
+    text.replace('  project: hit-counter\n', '  project: hit-counter\n  projekt: typo\n') +
       '---\n' +
       text.replace('limit: 5', 'limit: five'),
   );
-  t.equal(problems.length, 2, problems.join('\n'));
-  t.match(problems[0], /projekt/);
+  t.ok(problems.length >= 2, problems.join('\n'));
+  t.match(problems.join('\n'), /projekt/);
+  t.match(problems.join('\n'), /limit/);
 });
 
-t.test('one Application per environment, named after its file, release name pinned', async (t) => {
-  t.same(appFiles, ['hit-counter-eks.yaml', 'hit-counter-minikube.yaml']);
-  for (const file of appFiles) {
-    const app = parse(await readFile(path.join(argocd, 'applications', file), 'utf8'));
-    const env = file.replace(/^hit-counter-|\.yaml$/g, '');
-    t.equal(`${app.metadata.name}.yaml`, file);
+t.test('each environment deploys only itself, from paths that exist, release name pinned', async (t) => {
+  for (const env of environments) {
+    const text = await renderArgocd(repoRoot, { environment: env });
+    for (const other of environments.filter((e) => e !== env))
+      t.notMatch(text, other, `${env}: nothing of ${other} rendered`);
+    const objects = parseManifests(text);
+    const app = find(objects, 'Application', `hit-counter-${env}`);
+    const facts = values.environments[env];
+    const { source } = app.spec;
+    t.equal(source.repoURL, values.repoURL, `${env}: the repository`);
+    t.equal(source.targetRevision, facts.targetRevision, `${env}: its own revision`);
+    t.same(app.spec.destination, facts.destination, `${env}: its own destination`);
     // Object names derive from the release name: renaming an Application must rename nothing.
-    t.equal(app.spec.source.helm.releaseName, 'hit-counter', `${file}: helm.releaseName pinned`);
-    t.same(app.spec.source.helm.valueFiles, [`../../environments/${env}/values.yaml`]);
-    await access(path.join(repoRoot, app.spec.source.path, app.spec.source.helm.valueFiles[0]));
+    t.equal(source.helm.releaseName, 'hit-counter', `${env}: helm.releaseName pinned`);
+    t.same(source.helm.valueFiles, [`../../environments/${env}/values.yaml`]);
+    t.notOk(source.helm.valuesObject, `${env}: nothing on top of the values file`);
+    await access(path.join(repoRoot, source.path, 'Chart.yaml'));
+    await access(path.join(repoRoot, source.path, source.helm.valueFiles[0]));
+    const project = find(objects, 'AppProject', app.spec.project);
+    t.same(
+      project.spec.destinations,
+      [app.spec.destination],
+      `${env}: the project allows its destination only`,
+    );
+    t.same(project.spec.sourceRepos, [source.repoURL], `${env}: the project allows this repository only`);
   }
+});
+
+t.test('the root renders this chart again, into the very same objects (Argo CD stays Synced)', async (t) => {
+  const bootstraps: { environment: string; cluster?: { repoURL?: string } }[] = [
+    ...environments.map((environment) => ({ environment })),
+    installer,
+  ];
+  for (const bootstrap of bootstraps) {
+    const what = JSON.stringify(bootstrap);
+    const text = await renderArgocd(repoRoot, bootstrap);
+    const root = find(parseManifests(text), 'Application', 'hit-counter-root');
+    t.same(root.spec.source.helm.valuesObject, bootstrap, `${what}: the root hands back what was chosen`);
+    t.equal(root.spec.source.repoURL, bootstrap.cluster?.repoURL ?? values.repoURL);
+    t.equal(root.spec.source.targetRevision, values.targetRevision);
+    await access(path.join(repoRoot, root.spec.source.path, 'Chart.yaml'));
+    // What Argo CD renders for the root: the chart at its path with its valuesObject.
+    t.equal(await renderArgocd(repoRoot, root.spec.source.helm.valuesObject), text, `${what}: a fixed point`);
+  }
+});
+
+t.test("the installer's cluster values reach the Application, the projects and the root", async (t) => {
+  const objects = await render(installer);
+  const app = find(objects, 'Application', 'hit-counter-eks');
+  t.same(app.spec.source.helm.valuesObject, installer.cluster.values);
+  const project = find(objects, 'AppProject', 'hit-counter');
+  t.same(project.spec.namespaceResourceWhitelist.slice(-1), installer.cluster.namespaceResources);
+  for (const o of objects) {
+    const repos = o.kind === 'AppProject' ? o.spec.sourceRepos : [o.spec.source.repoURL];
+    t.same(repos, [installer.cluster.repoURL], `${o.kind}/${o.metadata.name}: the cluster's repository`);
+  }
+});
+
+t.test("the root's project permits exactly the kinds of this chart, in Argo CD's namespace", async (t) => {
+  const objects = await render({ environment: 'minikube' });
+  const root = find(objects, 'Application', 'hit-counter-root');
+  const project = find(objects, 'AppProject', root.spec.project);
+  const kinds = (list: { group?: string; kind: string }[]) =>
+    [...new Set(list.map((o) => `${o.group ?? ''}/${o.kind}`))].sort();
+  t.same(
+    kinds(project.spec.namespaceResourceWhitelist),
+    kinds(objects.map((o) => ({ group: o.apiVersion.split('/')[0], kind: o.kind }))),
+  );
+  t.notOk(project.spec.clusterResourceWhitelist, 'no cluster-scoped kind');
+  t.same(project.spec.destinations, [root.spec.destination]);
+  t.equal(root.spec.destination.namespace, values.argocdNamespace);
+  for (const o of objects)
+    t.equal(o.metadata.namespace, values.argocdNamespace, `${o.kind}/${o.metadata.name}`);
+});
+
+t.test('no environment, or an unknown one, renders nothing and says what to set', async (t) => {
+  for (const environment of ['', 'staging'])
+    await t.rejects(
+      renderArgocd(repoRoot, { environment }),
+      /environment must be one of: eks, minikube \(--set environment=<name>\)/,
+    );
+  await t.rejects(renderArgocd(repoRoot, { environment: 'eks', cluster: { valuez: {} } }), /valuez/);
+});
+
+t.test('helm lint --strict passes, with and without an environment (Helm 3 and 4)', async (t) => {
+  for (const name of HELMS)
+    for (const env of ['', ...environments]) {
+      const set = env ? ['--set', `environment=${env}`] : [];
+      t.match(
+        await helm(['lint', '--strict', path.join(repoRoot, 'argocd'), ...set], undefined, name),
+        /0 chart\(s\) failed/,
+      );
+    }
 });

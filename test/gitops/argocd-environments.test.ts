@@ -1,22 +1,28 @@
 // The real Argo CD (v3.2.11) deploys each environment as the README says: two clusters, each with
-// its own Argo CD, both reading one git server (minikube's). argocd/project.yaml and each
-// environment's Application are applied as they are (after `npm run gitops:set-repo`); both sync
-// everything `helm template` renders for that environment. Then promotion, end to end: a pushed
+// its own Argo CD, both reading one git server (minikube's). Each is bootstrapped from argocd/
+// (after `npm run gitops:set-repo`) with its own environment: its root Application keeps the
+// AppProjects and Applications (itself included) equal to git, and the environment's Application
+// syncs everything `helm template` renders for it. Then promotion, end to end: a pushed
 // `npm run promote -- set minikube <tag>` rolls out on minikube only, and a pushed
-// `npm run promote -- copy minikube eks` on eks. kwok plays the nodes: pods are not executed.
+// `npm run promote -- copy minikube eks` on eks; last, a revision pinned for eks in
+// argocd/values.yaml holds eks there while minikube moves on. kwok plays the nodes: pods are not
+// executed.
 import t from 'tap';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse } from 'yaml';
 import type { Cluster } from '../../tools/cluster/cluster.ts';
+import { setYamlScalar } from '../../tools/promote.ts';
 import { notReady } from '../cluster/fixture.ts';
 import {
   APP_NS,
-  applyFiles,
+  ARGOCD_NS,
   argocdCluster,
+  bootstrap,
   cli,
   comparedAt,
   eksHealthProblems,
+  getApp,
+  git,
   healthy,
   imageOf,
   names,
@@ -24,6 +30,7 @@ import {
   refresh,
   rendered,
   resourceOf,
+  ROOT_APP,
   seedCheckout,
   syncedAt,
   waitApp,
@@ -54,12 +61,13 @@ async function snapshot(c: Cluster, app: Obj): Promise<Map<string, string>> {
 
 const apps: Record<string, Obj> = {};
 
+const clusters: Record<string, Cluster> = { minikube, eks };
+/** What each cluster's bootstrap applied: the argocd/ chart rendered for its environment. */
+const bootstrapped: Record<string, Obj[]> = {};
+
 t.test('each environment syncs on its own cluster: every rendered object, Healthy', async (t) => {
-  await applyFiles(minikube, work.dir, [
-    'argocd/project.yaml',
-    'argocd/applications/hit-counter-minikube.yaml',
-  ]);
-  await applyFiles(eks, work.dir, ['argocd/project.yaml', 'argocd/applications/hit-counter-eks.yaml']);
+  for (const [env, c] of Object.entries(clusters))
+    bootstrapped[env] = await bootstrap(c, work.dir, { environment: env });
   const [m, e] = await Promise.all([
     waitApp(minikube, 'hit-counter-minikube', 'Synced and Healthy', (a) => syncedAt()(a) && healthy(a)),
     waitApp(eks, 'hit-counter-eks', 'Synced', (a) => syncedAt()(a) && eksHealthProblems(a).length === 0),
@@ -101,17 +109,39 @@ t.test('each environment syncs on its own cluster: every rendered object, Health
   t.same(await inCluster(eks, e), names(managed(e)), 'eks: in the cluster');
 });
 
+t.test('each root keeps exactly what the bootstrap applied, itself included, Synced', async (t) => {
+  for (const [env, c] of Object.entries(clusters)) {
+    const root = await waitApp(c, ROOT_APP, 'Synced and Healthy', (a) => syncedAt()(a) && healthy(a));
+    const resources = root.status.resources as Obj[];
+    t.same(names(resources), names(bootstrapped[env]!), `${env}: the root manages what argocd/ renders`);
+    t.same(
+      resources.filter((r) => r.status !== 'Synced'),
+      [],
+      `${env}: git and the cluster agree, the root itself included`,
+    );
+    const all = await c.getJson<{ items: Obj[] }>(['applications.argoproj.io', '-n', ARGOCD_NS]);
+    t.same(
+      names(all.items),
+      [`Application/hit-counter-${env}`, `Application/${ROOT_APP}`],
+      `${env}: its own environment only`,
+    );
+  }
+});
+
 t.test('the project whitelists exactly the namespaced kinds the two environments deploy', async (t) => {
-  const project = parse(await readFile(path.join(work.dir, 'argocd/project.yaml'), 'utf8'));
   const kinds = new Set(
     Object.values(apps)
       .flatMap((a) => a.status.resources as Obj[])
       .filter((r) => r.namespace)
       .map((r) => `${r.group ?? ''}/${r.kind}`),
   );
-  const whitelist = (project.spec.namespaceResourceWhitelist as Obj[]).map((g) => `${g.group}/${g.kind}`);
-  t.same([...kinds].sort(), whitelist.sort());
-  t.same(project.spec.clusterResourceWhitelist, [{ group: '', kind: 'Namespace' }]);
+  for (const [env, c] of Object.entries(clusters)) {
+    const project = await c.getJson(['appprojects.argoproj.io', 'hit-counter', '-n', ARGOCD_NS]);
+    const whitelist = (project.spec.namespaceResourceWhitelist as Obj[]).map((g) => `${g.group}/${g.kind}`);
+    t.same([...kinds].sort(), whitelist.sort(), env);
+    t.same(project.spec.clusterResourceWhitelist, [{ group: '', kind: 'Namespace' }], env);
+    t.same(project.spec.destinations, [apps[env]!.spec.destination], `${env}: its own destination only`);
+  }
 });
 
 t.test('the real sync applies config, accounts and volumes before the workloads that use them', async (t) => {
@@ -168,3 +198,53 @@ t.test('promotion by git push: minikube first, then eks, nothing else changes', 
     'eks: only the service Deployment changed',
   );
 });
+
+t.test(
+  'a revision pinned for eks in argocd/values.yaml: its root moves its Application there, minikube moves on',
+  async (t) => {
+    const pin = (await git(work.dir, ['rev-parse', 'HEAD'])).trim();
+    const pinned = await work.push('pin eks to the promoted commit', async (dir) => {
+      const file = path.join(dir, 'argocd/values.yaml');
+      await writeFile(
+        file,
+        setYamlScalar(await readFile(file, 'utf8'), ['environments', 'eks', 'targetRevision'], pin),
+      );
+    });
+    for (const c of Object.values(clusters)) await refresh(c, ROOT_APP);
+    await waitApp(eks, ROOT_APP, `synced at ${pinned.slice(0, 8)}`, syncedAt(pinned));
+    await waitApp(minikube, ROOT_APP, `compared at ${pinned.slice(0, 8)}`, comparedAt(pinned));
+    const e = await waitApp(
+      eks,
+      'hit-counter-eks',
+      `pinned to ${pin.slice(0, 8)}`,
+      (a) => a.spec.source.targetRevision === pin && comparedAt(pin)(a),
+    );
+    t.equal(e.spec.source.targetRevision, pin, "eks's Application follows argocd/values.yaml");
+    t.equal(
+      (await getApp(minikube, 'hit-counter-minikube')).spec.source.targetRevision,
+      'main',
+      'minikube still tracks main',
+    );
+
+    const eksImage = await imageOf(eks, 'hit-counter');
+    const tag = '9.9.10-after-the-pin';
+    const next = await work.push(`deploy ${tag} to both`, async (dir) => {
+      await cli('promote.ts', dir, ['set', 'minikube', tag]);
+      await cli('promote.ts', dir, ['set', 'eks', tag]);
+    });
+    for (const c of Object.values(clusters)) await refresh(c, ROOT_APP);
+    await refresh(minikube, 'hit-counter-minikube');
+    await refresh(eks, 'hit-counter-eks');
+    await waitApp(minikube, 'hit-counter-minikube', `synced at ${next.slice(0, 8)}`, syncedAt(next));
+    t.match(await imageOf(minikube, 'hit-counter'), new RegExp(`:${tag}$`), 'minikube runs the new tag');
+    await waitApp(eks, ROOT_APP, `compared at ${next.slice(0, 8)}`, comparedAt(next));
+    // Argo CD drops the refresh annotation once it has compared again.
+    await waitApp(
+      eks,
+      'hit-counter-eks',
+      `refreshed, still at ${pin.slice(0, 8)}`,
+      (a) => !a.metadata.annotations?.['argocd.argoproj.io/refresh'] && comparedAt(pin)(a),
+    );
+    t.equal(await imageOf(eks, 'hit-counter'), eksImage, 'eks stays at the pinned revision');
+  },
+);

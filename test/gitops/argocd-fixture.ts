@@ -1,7 +1,8 @@
 // Shared by the Argo CD tests: local clusters running the real Argo CD (tools/cluster/argocd.ts)
 // whose git server starts from this checkout's working tree, a clone of that repository pointed at
-// it with `npm run gitops:set-repo` (the README's GitOps loop), commits pushed to it, and the
-// Applications' state read from the API with a deadline.
+// it with `npm run gitops:set-repo` (the README's GitOps loop), the bootstrap of one environment
+// from the clone's argocd/ chart, commits pushed to it, and the Applications' state read from the
+// API with a deadline.
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,13 +12,14 @@ import { runCommand } from '../../tools/cluster/api.ts';
 import { helmTemplate, parseManifests, type K8sObject } from '../../tools/lib/helm.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
 import { clusterFor } from '../cluster/fixture.ts';
-import { repoRoot, runCli } from './fixtures.ts';
+import { renderArgocd, repoRoot, runCli } from './fixtures.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Obj = Record<string, any>;
 
 export const ARGOCD_NS = 'argocd';
 export const APP_NS = 'hit-counter';
+export const ROOT_APP = 'hit-counter-root';
 
 const author = {
   GIT_AUTHOR_NAME: 'hit-counter tests',
@@ -48,9 +50,12 @@ export async function seedCheckout(t: Test): Promise<string> {
     .split('\0')
     .filter(Boolean);
   for (const f of files)
-    await cp(path.join(repoRoot, f), path.join(seed, f)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err; // deleted in the working tree
-    });
+    // verbatimSymlinks: a relative symlink stays relative (resolved, it would point out of the clone).
+    await cp(path.join(repoRoot, f), path.join(seed, f), { verbatimSymlinks: true }).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err; // deleted in the working tree
+      },
+    );
   for (const f of (await git(repoRoot, ['ls-files', '-z', '--deleted'])).split('\0').filter(Boolean))
     await rm(path.join(seed, f), { force: true });
   await git(seed, ['add', '--all']);
@@ -173,7 +178,18 @@ export async function refresh(c: Cluster, name: string): Promise<void> {
   ]);
 }
 
-/** Applies files of a clone into the argocd namespace, as the README says. */
+/**
+ * Bootstraps a cluster's Argo CD from a clone, as the README says: `helm template argocd --set
+ * environment=<env> | kubectl apply -n argocd -f -`, `values` holding `environment` (and, as an
+ * installer passes them, `cluster` values). Resolves with the objects applied.
+ */
+export async function bootstrap(c: Cluster, dir: string, values: Record<string, unknown>): Promise<Obj[]> {
+  const text = await renderArgocd(dir, values);
+  await c.kubectl(['apply', '-n', ARGOCD_NS, '-f', '-'], { input: text });
+  return parseManifests(text);
+}
+
+/** Applies files of a clone into the argocd namespace. */
 export async function applyFiles(c: Cluster, dir: string, files: string[]): Promise<void> {
   await c.kubectl(['apply', '-n', ARGOCD_NS, ...files.flatMap((f) => ['-f', path.join(dir, f)])]);
 }

@@ -1,20 +1,21 @@
-// The sync policy and the AppProject of argocd/, enforced by the real Argo CD (v3.2.11) on the
-// minikube Application: self-heal reverts a manual change, prune removes what a commit removes
-// (but never the backup volume marked Prune=false), and the project refuses kinds, repositories
-// and destinations outside it with Argo CD's own words. kwok plays the nodes.
+// The sync policy and the AppProjects of argocd/, enforced by the real Argo CD (v3.2.11) on the
+// minikube environment: self-heal reverts a manual change (the root reverts one to the project and
+// the Application too), prune removes what a commit removes (but never the backup volume marked
+// Prune=false), and the projects refuse kinds, repositories and destinations outside them with
+// Argo CD's own words. kwok plays the nodes.
 import t from 'tap';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse } from 'yaml';
 import { waitFor } from '../../tools/lib/proc.ts';
 import {
   APP_NS,
   ARGOCD_NS,
-  applyFiles,
   argocdCluster,
+  bootstrap,
   getApp,
   healthy,
   refresh,
+  ROOT_APP,
   seedCheckout,
   syncedAt,
   waitApp,
@@ -23,12 +24,12 @@ import {
 } from './argocd-fixture.ts';
 
 const APP = 'hit-counter-minikube';
-const APP_FILE = 'argocd/applications/hit-counter-minikube.yaml';
 
 const cluster = await argocdCluster(t, { gitSeed: await seedCheckout(t) });
 const work = await workClone(t, cluster.argocd!.repoUrl);
-await applyFiles(cluster, work.dir, ['argocd/project.yaml', APP_FILE]);
+const bootstrapped = await bootstrap(cluster, work.dir, { environment: 'minikube' });
 await waitApp(cluster, APP, 'Synced and Healthy', (a) => syncedAt()(a) && healthy(a));
+await waitApp(cluster, ROOT_APP, 'Synced', syncedAt());
 
 const exists = async (kind: string, name: string): Promise<boolean> =>
   (await cluster.kubectl(['get', kind, name, '-n', APP_NS, '--ignore-not-found', '-o', 'name'])).trim() !==
@@ -54,6 +55,53 @@ t.test('selfHeal: a manual scale is reverted, a deleted object comes back', asyn
   t.comment(`deleted NetworkPolicy recreated in ${Date.now() - t1} ms`);
   t.pass('NetworkPolicy hit-counter recreated');
 });
+
+t.test(
+  'the root reverts a manual widening of the AppProject and a manual change to the Application',
+  async (t) => {
+    const project = () => cluster.getJson(['appprojects.argoproj.io', 'hit-counter', '-n', ARGOCD_NS]);
+    const want = (await project()).spec;
+    await cluster.kubectl([
+      'patch',
+      'appprojects.argoproj.io/hit-counter',
+      '-n',
+      ARGOCD_NS,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { sourceRepos: ['*'], destinations: [{ server: '*', namespace: '*' }] } }),
+    ]);
+    await cluster.kubectl([
+      'patch',
+      `applications.argoproj.io/${APP}`,
+      '-n',
+      ARGOCD_NS,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { syncPolicy: { automated: { selfHeal: false } } } }),
+    ]);
+    t.same((await project()).spec.sourceRepos, ['*'], 'widened by hand');
+    const t0 = Date.now();
+    await waitFor(
+      async () => {
+        const p = (await project()).spec;
+        return (
+          JSON.stringify([p.sourceRepos, p.destinations]) ===
+          JSON.stringify([want.sourceRepos, want.destinations])
+        );
+      },
+      { timeoutMs: 60_000, intervalMs: 100, what: 'the root to restore the AppProject from git' },
+    );
+    await waitApp(
+      cluster,
+      APP,
+      'self-heal back on',
+      (a) => a.spec.syncPolicy.automated.selfHeal === true,
+      60_000,
+    );
+    t.comment(`restored in ${Date.now() - t0} ms`);
+    t.pass('the AppProject and the Application are as git says again');
+  },
+);
 
 t.test('prune: templates removed in a commit leave the cluster, the backup volume stays', async (t) => {
   const removed = [
@@ -117,7 +165,7 @@ t.test("the AppProject refuses a kind outside its whitelist, in Argo CD's words"
   t.notOk(await exists('role', 'extra'), 'the Role was not created');
 });
 
-const application = parse(await readFile(path.join(work.dir, APP_FILE), 'utf8')) as Obj;
+const application = bootstrapped.find((o) => o.kind === 'Application' && o.metadata.name === APP)!;
 
 for (const [what, edit, message] of [
   [
@@ -147,3 +195,35 @@ for (const [what, edit, message] of [
     t.ok((await getApp(cluster, APP)).status, 'the minikube app is untouched');
   });
 }
+
+t.test("the root's AppProject refuses a kind outside its whitelist, in Argo CD's words", async (t) => {
+  const rev = await work.push('add a ConfigMap to argocd/ (not in the root project)', async (dir) => {
+    await writeFile(
+      path.join(dir, 'argocd/templates/extra.tpl'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n  namespace: argocd\n',
+    );
+  });
+  await refresh(cluster, ROOT_APP);
+  const root = await waitApp(
+    cluster,
+    ROOT_APP,
+    'refused',
+    (a) => a.status?.sync?.revision === rev && JSON.stringify(a.status).includes('not permitted in project'),
+  );
+  t.match(JSON.stringify(root.status), /resource :ConfigMap is not permitted in project hit-counter-root/);
+  t.notOk(
+    (
+      await cluster.kubectl([
+        'get',
+        'configmap',
+        'extra',
+        '-n',
+        ARGOCD_NS,
+        '--ignore-not-found',
+        '-o',
+        'name',
+      ])
+    ).trim(),
+    'the ConfigMap was not created',
+  );
+});

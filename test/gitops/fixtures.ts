@@ -1,11 +1,13 @@
 // Temporary checkouts for the promotion and set-repo CLIs: environment files written with odd but
 // valid formatting (comments, spacing, quoting, a flow mapping, no final newline) that an edit must
-// keep byte for byte, and a way to run a CLI of tools/ against them.
+// keep byte for byte, a way to run a CLI of tools/ against them, and the bootstrap render of a
+// checkout's argocd/ chart.
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
+import { helmTemplate, type Helm } from '../../tools/lib/helm.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 
@@ -74,4 +76,30 @@ export function runCli(script: string, root: string, args: string[]): Promise<Cl
       },
     );
   });
+}
+
+/**
+ * What the bootstrap renders from a checkout's argocd/ chart, `helm template argocd` with `values`
+ * (at least `environment`) on top of its values.yaml: the same render Argo CD makes for the root
+ * Application when `values` is the root's `helm.valuesObject`.
+ */
+export async function renderArgocd(
+  root: string,
+  values: Record<string, unknown>,
+  helm: Helm = 'helm',
+): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'argocd-values-'));
+  try {
+    const file = path.join(dir, 'values.json');
+    await writeFile(file, JSON.stringify(values));
+    return await helmTemplate({
+      helm,
+      chartDir: path.join(root, 'argocd'),
+      releaseName: 'hit-counter-root',
+      namespace: 'argocd',
+      valueFiles: [file],
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

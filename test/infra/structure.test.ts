@@ -50,14 +50,14 @@ const breaks: [string, string, (text: string) => string, RegExp][] = [
     /helm_release argocd: chart argo-cd is not pinned/,
   ],
   [
-    'an AppProject written out instead of read',
+    "Argo CD's facts written out instead of read",
     'repository.tf',
     (s) =>
       s.replace(
-        'yamldecode(file("${local.repo_root}/argocd/project.yaml"))',
-        '{ apiVersion = "argoproj.io/v1alpha1", kind = "AppProject", metadata = { name = "hit-counter" } }',
+        'yamldecode(file("${local.repo_root}/argocd/values.yaml"))',
+        '{ repoURL = "https://github.com/hit-counter/hit-counter.git", argocdNamespace = "argocd" }',
       ),
-    /does not read argocd\/project\.yaml[\s\S]*repository\.tf copies what argocd\/ says/,
+    /does not read argocd\/values\.yaml[\s\S]*repository\.tf copies what argocd\/ says/,
   ],
 ];
 

@@ -96,7 +96,7 @@ const registrySource = /^[a-z0-9-]+\/[a-z0-9-]+\/[a-z0-9-]+$/;
 const pinned = (v: unknown) => typeof v === 'string' && exactVersion.test(v);
 
 /** The files of argocd/ the module must read with file(), not copy. */
-export const argocdFiles = ['argocd/project.yaml', 'argocd/applications/hit-counter-eks.yaml'];
+export const argocdFiles = ['argocd/values.yaml'];
 
 /**
  * What breaks the rules in a root module (dir = <repo>/infra/<module>); [] when nothing does:

@@ -193,7 +193,7 @@ function gitopsHelp(repoUrl: string): string {
     `\nArgo CD syncs from ${repoUrl} (main = this checkout's HEAD). The loop, from this checkout:`,
     `  git clone ${repoUrl} /tmp/hc && npm run gitops:set-repo -- ${repoUrl} --root /tmp/hc`,
     "  git -C /tmp/hc commit -qam 'Argo CD reads the local git server' && git -C /tmp/hc push",
-    '  kubectl apply -n argocd -f /tmp/hc/argocd/project.yaml -f /tmp/hc/argocd/applications/hit-counter-minikube.yaml',
+    '  helm template /tmp/hc/argocd --set environment=minikube | kubectl apply -n argocd -f -',
     '  npm run promote -- set minikube <tag> --root /tmp/hc && git -C /tmp/hc commit -qam deploy && git -C /tmp/hc push',
   ].join('\n');
 }

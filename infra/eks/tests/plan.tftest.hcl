@@ -88,7 +88,7 @@ run "pod_identity" {
   }
   assert {
     condition = (
-      module.backup_pod_identity.aws_eks_pod_identity_association.this["backup"].namespace == yamldecode(file("../../argocd/applications/hit-counter-eks.yaml")).spec.destination.namespace
+      module.backup_pod_identity.aws_eks_pod_identity_association.this["backup"].namespace == yamldecode(file("../../argocd/values.yaml")).environments.eks.destination.namespace
       && module.backup_pod_identity.aws_eks_pod_identity_association.this["backup"].service_account == "hit-counter-redis-backup"
     )
     error_message = "The backup role must be associated with the chart's backup ServiceAccount in the app's namespace."
@@ -174,36 +174,28 @@ run "argocd" {
   command = plan
 
   assert {
-    condition     = helm_release.argocd_apps.namespace == yamldecode(file("../../argocd/applications/hit-counter-eks.yaml")).metadata.namespace
-    error_message = "The AppProject and Application go into Argo CD's namespace."
+    condition     = helm_release.argocd_apps.namespace == yamldecode(file("../../argocd/values.yaml")).argocdNamespace
+    error_message = "The AppProjects and Applications go into Argo CD's namespace."
   }
   assert {
-    condition = (
-      yamldecode(helm_release.argocd_apps.values[0]).manifests[0].metadata == yamldecode(file("../../argocd/project.yaml")).metadata
-      && yamldecode(helm_release.argocd_apps.values[0]).manifests[0].spec.destinations == yamldecode(file("../../argocd/project.yaml")).spec.destinations
-      && yamldecode(helm_release.argocd_apps.values[0]).manifests[0].spec.sourceRepos == yamldecode(file("../../argocd/project.yaml")).spec.sourceRepos
-    )
-    error_message = "The AppProject must be argocd/project.yaml."
+    condition     = endswith(helm_release.argocd_apps.chart, "/../../argocd")
+    error_message = "The bootstrap must install the repository's argocd/ chart, not a copy."
   }
   assert {
-    condition = yamldecode(helm_release.argocd_apps.values[0]).manifests[0].spec.namespaceResourceWhitelist == concat(
-      yamldecode(file("../../argocd/project.yaml")).spec.namespaceResourceWhitelist,
-      [{ group = "external-secrets.io", kind = "ExternalSecret" }],
-    )
-    error_message = "The AppProject's whitelist must be the file's plus ExternalSecret."
+    condition     = yamldecode(helm_release.argocd_apps.values[0]).environment == "eks"
+    error_message = "This cluster deploys the eks environment only."
   }
   assert {
-    condition = (
-      yamldecode(helm_release.argocd_apps.values[0]).manifests[1].metadata == yamldecode(file("../../argocd/applications/hit-counter-eks.yaml")).metadata
-      && yamldecode(helm_release.argocd_apps.values[0]).manifests[1].spec.syncPolicy == yamldecode(file("../../argocd/applications/hit-counter-eks.yaml")).spec.syncPolicy
-      && yamldecode(helm_release.argocd_apps.values[0]).manifests[1].spec.source.repoURL == yamldecode(file("../../argocd/applications/hit-counter-eks.yaml")).spec.source.repoURL
-      && yamldecode(helm_release.argocd_apps.values[0]).manifests[1].spec.source.helm.valueFiles == yamldecode(file("../../argocd/applications/hit-counter-eks.yaml")).spec.source.helm.valueFiles
-    )
-    error_message = "The Application must be argocd/applications/hit-counter-eks.yaml."
+    condition     = yamldecode(helm_release.argocd_apps.values[0]).cluster.values == output.cluster_values
+    error_message = "The cluster's facts reach the chart as the eks Application's valuesObject."
   }
   assert {
-    condition     = yamldecode(helm_release.argocd_apps.values[0]).manifests[1].spec.source.helm.valuesObject == output.cluster_values
-    error_message = "The cluster's facts reach the chart as the Application's valuesObject."
+    condition     = yamldecode(helm_release.argocd_apps.values[0]).cluster.namespaceResources == [{ group = "external-secrets.io", kind = "ExternalSecret" }]
+    error_message = "The AppProject must also permit the ExternalSecret."
+  }
+  assert {
+    condition     = !contains(keys(yamldecode(helm_release.argocd_apps.values[0]).cluster), "repoURL")
+    error_message = "Without repo_url the repository is argocd/values.yaml's."
   }
   assert {
     condition     = startswith(output.cluster_values.redis.backup.s3.uri, "s3://${aws_s3_bucket.backups.bucket}/")
@@ -219,11 +211,8 @@ run "fork" {
   }
 
   assert {
-    condition = (
-      yamldecode(helm_release.argocd_apps.values[0]).manifests[0].spec.sourceRepos == ["https://example.com/someone/hit-counter.git"]
-      && yamldecode(helm_release.argocd_apps.values[0]).manifests[1].spec.source.repoURL == "https://example.com/someone/hit-counter.git"
-    )
-    error_message = "repo_url must replace the repository in both the AppProject and the Application."
+    condition     = yamldecode(helm_release.argocd_apps.values[0]).cluster.repoURL == "https://example.com/someone/hit-counter.git"
+    error_message = "repo_url must replace the repository (the chart puts it in the AppProjects and the Applications)."
   }
 }
 

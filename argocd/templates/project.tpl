@@ -1,24 +1,19 @@
-# The AppProject every hit-counter Application belongs to: the smallest set of permissions that
-# lets Argo CD deploy the chart. Apply it before the Applications (`kubectl apply -n argocd -f`).
+{{- $env := include "argocd.environment" . | fromYaml -}}
+# The AppProject of the environment's Application: the smallest set of permissions that lets Argo CD
+# deploy the chart there.
 apiVersion: argoproj.io/v1alpha1
 kind: AppProject
 metadata:
-  name: hit-counter
-  namespace: argocd
+  name: {{ .Values.name }}
+  namespace: {{ .Values.argocdNamespace }}
 spec:
   description: hit-counter, deployed from this repository only
-  # The only source: this repository (`npm run gitops:set-repo -- <url>` rewrites it for a fork).
+  # The only source: this repository.
   sourceRepos:
-    - https://github.com/hit-counter/hit-counter.git
-  # Only the hit-counter namespace, on the cluster Argo CD runs in (one Argo CD per cluster: minikube,
-  # eks) or on the clusters named minikube and eks (one central Argo CD, argocd/applicationset.yaml).
+    - {{ include "argocd.repoURL" . | quote }}
+  # Only the environment's own destination.
   destinations:
-    - server: https://kubernetes.default.svc
-      namespace: hit-counter
-    - name: minikube
-      namespace: hit-counter
-    - name: eks
-      namespace: hit-counter
+    {{- list $env.destination | toYaml | nindent 4 }}
   # Cluster-scoped: only the Namespace, so that CreateNamespace=true can create it.
   clusterResourceWhitelist:
     - group: ''
@@ -53,6 +48,9 @@ spec:
       kind: NetworkPolicy
     - group: policy
       kind: PodDisruptionBudget
+    {{- with .Values.cluster.namespaceResources }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   # Report objects in the namespace that no Application manages.
   orphanedResources:
     warn: true
