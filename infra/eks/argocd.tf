@@ -3,7 +3,8 @@
 # elsewhere), its root Application then keeping it equal to git. The chart's `cluster` values carry
 # what only this module knows, and the root hands them back on every sync:
 # - `values`: the eks Application's spec.source.helm.valuesObject (the backup bucket, the secret
-#   store and the secret's name), applied by Argo CD on top of environments/eks/values.yaml;
+#   store and the secret's name, the host name, its certificate and the ALB's subnets), applied by
+#   Argo CD on top of environments/eks/values.yaml;
 # - `namespaceResources`: ExternalSecret in the AppProject's whitelist, a kind only this cluster's
 #   Application renders;
 # - `repoURL`: var.repo_url, when set.
@@ -17,6 +18,19 @@ locals {
         enabled        = true
         secretStoreRef = { kind = "ClusterSecretStore", name = local.secret_store }
         remoteRef      = { key = aws_secretsmanager_secret.redis.name }
+      }
+    }
+    nginx = {
+      ingress = {
+        # The ALB answers this name only (other hosts get its 404) ...
+        host = var.domain_name
+        # ... with the certificate of https.tf, once issued (replaces the placeholder ARN).
+        annotations = {
+          "alb.ingress.kubernetes.io/certificate-arn" = aws_acm_certificate_validation.app.certificate_arn
+        }
+        # Where the ALB connects to nginx from: its network interfaces are in the public subnets
+        # only, so a pod (private subnets) cannot pass off an X-Forwarded-For as a client's.
+        realIpFrom = module.vpc.public_subnets_cidr_blocks
       }
     }
   }

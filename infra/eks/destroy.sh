@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Destroys what infra/eks created, in the order that leaves nothing behind in AWS:
-#   1. Argo CD's Applications (and ApplicationSets): their finalizer deletes what they deployed;
-#   2. every Ingress and LoadBalancer Service left, and every PersistentVolumeClaim;
-#   3. waits until AWS shows no load balancer, target group or controller security group in the
+#   1. the host name's alias record to the ALB (dns.sh delete; dns.sh made it, outside tofu);
+#   2. Argo CD's Applications (and ApplicationSets): their finalizer deletes what they deployed;
+#   3. every Ingress and LoadBalancer Service left, and every PersistentVolumeClaim;
+#   4. waits until AWS shows no load balancer, target group or controller security group in the
 #      VPC, and the cluster no PersistentVolume (their EBS volumes deleted);
-#   4. tofu destroy.
+#   5. tofu destroy.
 # A plain `tofu destroy` would remove the AWS Load Balancer Controller and Argo CD first and leave
-# the ALB, its target groups and security groups behind, which then block deleting the VPC.
+# the ALB, its target groups and security groups behind, which then block deleting the VPC (and
+# the ALB's HTTPS listener keeps the ACM certificate in use, which blocks deleting it).
 #
 #   bash infra/eks/destroy.sh [tofu destroy options, e.g. -auto-approve]
 # Needs tofu (TOFU=<path> to use another), the aws CLI and kubectl, with the credentials of apply.
@@ -42,6 +44,10 @@ wait_gone() {
     sleep "$poll_s"
   done
 }
+
+if domain=$(out domain_name 2>/dev/null) && [[ -n $domain ]]; then
+  TOFU=$tofu bash "$here/dns.sh" delete
+fi
 
 if cluster=$(out cluster_name 2>/dev/null) && region=$(out region) && vpc=$(out vpc_id) &&
   aws eks describe-cluster --region "$region" --name "$cluster" >/dev/null 2>&1; then

@@ -28,6 +28,26 @@ output "app_namespace" {
   value       = local.app_namespace
 }
 
+output "url" {
+  description = "The app's URL, once dns.sh has pointed domain_name at the ALB."
+  value       = "https://${var.domain_name}/"
+}
+
+output "domain_name" {
+  description = "Host name of the app (dns.sh and destroy.sh make and delete its record)."
+  value       = var.domain_name
+}
+
+output "hosted_zone_id" {
+  description = "Route 53 hosted zone of domain_name."
+  value       = var.hosted_zone_id
+}
+
+output "certificate_arn" {
+  description = "ARN of the ACM certificate of the ALB's HTTPS listener (issued: DNS-validated)."
+  value       = aws_acm_certificate_validation.app.certificate_arn
+}
+
 output "cluster_values" {
   description = "The values this module hands to the eks Application (spec.source.helm.valuesObject), on top of environments/eks/values.yaml."
   value       = local.cluster_values

@@ -15,6 +15,29 @@ variable "name" {
   }
 }
 
+variable "domain_name" {
+  description = "Host name the app is served at over HTTPS (https://<domain_name>/), e.g. hits.example.com: the name of its ACM certificate and the host rule of its Ingress. Must be in the Route 53 zone hosted_zone_id. Required: no default."
+  type        = string
+
+  validation {
+    condition = (
+      length(var.domain_name) <= 253
+      && can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$", var.domain_name))
+    )
+    error_message = "domain_name must be a fully qualified host name in lower case, such as hits.example.com: no scheme, port, path, trailing dot or wildcard."
+  }
+}
+
+variable "hosted_zone_id" {
+  description = "ID of the Route 53 public hosted zone that holds domain_name (aws route53 list-hosted-zones-by-name --dns-name <zone>): the certificate's DNS validation record goes there, and dns.sh points domain_name at the ALB in it. Required: no default."
+  type        = string
+
+  validation {
+    condition     = can(regex("^Z[0-9A-Z]{1,31}$", var.hosted_zone_id))
+    error_message = "hosted_zone_id must be a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ (without the /hostedzone/ prefix)."
+  }
+}
+
 variable "kubernetes_version" {
   description = "EKS Kubernetes version (<major>.<minor>). 1.34 is the version the chart is tested with (the local cluster runs v1.34.4)."
   type        = string

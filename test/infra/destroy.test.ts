@@ -1,7 +1,8 @@
-// infra/eks/destroy.sh, with stand-ins for tofu, aws and kubectl that log their calls: the Argo CD
-// Applications go first, then every Ingress, LoadBalancer Service and volume claim, then it waits
-// until AWS lists no load balancer, target group or controller security group in the VPC, and only
-// then runs tofu destroy. What the real AWS and cluster do can only be seen on AWS.
+// infra/eks/destroy.sh, with stand-ins for tofu, aws and kubectl that log their calls: the host
+// name's alias record (dns.sh delete) and the Argo CD Applications go first, then every Ingress,
+// LoadBalancer Service and volume claim, then it waits until AWS lists no load balancer, target
+// group or controller security group in the VPC, and only then runs tofu destroy. What the real
+// AWS and cluster do can only be seen on AWS.
 import { execFile } from 'node:child_process';
 import { chmodSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +23,10 @@ case "$name $*" in
 "tofu -chdir="*" output -raw region") echo eu-west-1 ;;
 "tofu -chdir="*" output -raw vpc_id") echo vpc-0abc ;;
 "tofu -chdir="*" output -raw argocd_namespace") echo argocd ;;
+"tofu -chdir="*" output -raw domain_name") echo hits.example.com ;;
+"tofu -chdir="*" output -raw hosted_zone_id") echo Z0123456789ABCDEFGHIJ ;;
+"aws route53 list-resource-record-sets"*) echo '{"Name": "hits.example.com.", "Type": "A"}' ;;
+"aws route53 change-resource-record-sets"*) echo /change/C0123 ;;
 "aws elbv2 describe-load-balancers"*)
   n=$(cat "$STATE" 2>/dev/null || echo 0)
   if ((n < LB_POLLS)); then echo "$((n + 1))" >"$STATE"; echo k8s-hitcount-0123456789; fi ;;
@@ -64,6 +69,8 @@ t.test(
     const at = (re: RegExp) => log.findIndex((l) => re.test(l));
     const last = (re: RegExp) => log.findLastIndex((l) => re.test(l));
     const order = [
+      at(/^aws route53 change-resource-record-sets --hosted-zone-id Z0123456789ABCDEFGHIJ .*"DELETE"/),
+      at(/^aws route53 wait resource-record-sets-changed --id \/change\/C0123$/),
       at(/^kubectl -n argocd delete applicationsets\.argoproj\.io --all/),
       at(/^kubectl -n argocd delete applications\.argoproj\.io --all/),
       at(/^kubectl delete ingress --all-namespaces --all/),

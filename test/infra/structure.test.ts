@@ -1,7 +1,8 @@
 // The structural rules of infra/ (terraform.ts): every variable and output described, every
-// provider, module and chart version pinned exactly, and the Argo CD bootstrap reading the
-// AppProject and the eks Application from argocd/ instead of a copy. tofu validate and tofu test
-// need the provider registry, so they run in .github/workflows/infra.yml only.
+// provider, module and chart version pinned exactly, the Argo CD bootstrap reading the
+// AppProject and the eks Application from argocd/ instead of a copy, and the ALB's HTTPS
+// certificate DNS-validated with its issued ARN in the eks Application's valuesObject. tofu validate
+// and tofu test need the provider registry, so they run in .github/workflows/infra.yml only.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -58,6 +59,46 @@ const breaks: [string, string, (text: string) => string, RegExp][] = [
         '{ repoURL = "https://github.com/hit-counter/hit-counter.git", argocdNamespace = "argocd" }',
       ),
     /does not read argocd\/values\.yaml[\s\S]*repository\.tf copies what argocd\/ says/,
+  ],
+  [
+    'a certificate validated by email',
+    'https.tf',
+    (s) => s.replace('validation_method = "DNS"', 'validation_method = "EMAIL"'),
+    /aws_acm_certificate app is not validated through DNS/,
+  ],
+  [
+    'a validation that waits for no DNS record',
+    'https.tf',
+    (s) => s.replace(/ {2}validation_record_fqdns = \[[^\n]*\n/, ''),
+    /aws_acm_certificate_validation app waits for no Route 53 record of app's validation/,
+  ],
+  [
+    'the certificate handed to the Ingress before it is issued',
+    'argocd.tf',
+    (s) => s.replace('aws_acm_certificate_validation.app.certificate_arn', 'aws_acm_certificate.app.arn'),
+    /certificate-arn"\] is not an issued certificate's/,
+  ],
+  [
+    'a misspelt annotation (added beside the placeholder, not replacing it)',
+    'argocd.tf',
+    (s) =>
+      s.replace(
+        '"alb.ingress.kubernetes.io/certificate-arn"',
+        '"alb.ingress.kubernetes.io/certificate-arns"',
+      ),
+    /is not an issued certificate's[\s\S]*annotation alb\.ingress\.kubernetes\.io\/certificate-arns is one the eks values do not set/,
+  ],
+  [
+    "the ALB's addresses written out",
+    'argocd.tf',
+    (s) => s.replace('realIpFrom = module.vpc.public_subnets_cidr_blocks', 'realIpFrom = ["10.0.0.0/16"]'),
+    /realIpFrom is not taken from the VPC/,
+  ],
+  [
+    'cluster_values not handed to the chart',
+    'argocd.tf',
+    (s) => s.replace('values             = local.cluster_values', 'values             = {}'),
+    /local\.cluster_values is not what the argocd\/ chart gets/,
   ],
 ];
 

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, realpathSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { parse } from 'yaml';
 import { requireBinary, tempDir } from '../../tools/lib/proc.ts';
 
 const run = promisify(execFile);
@@ -98,10 +99,14 @@ const pinned = (v: unknown) => typeof v === 'string' && exactVersion.test(v);
 /** The files of argocd/ the module must read with file(), not copy. */
 export const argocdFiles = ['argocd/values.yaml'];
 
+/** The annotation of the ALB's HTTPS certificate, which the eks values hold a placeholder of. */
+export const certificateAnnotation = 'alb.ingress.kubernetes.io/certificate-arn';
+
 /**
  * What breaks the rules in a root module (dir = <repo>/infra/<module>); [] when nothing does:
  * every variable and output described, every provider, module and chart version pinned exactly,
- * the Argo CD objects read from argocd/ (never copied).
+ * the Argo CD objects read from argocd/ (never copied), and HTTPS with an issued certificate
+ * (httpsProblems).
  */
 export async function structuralProblems(dir: string): Promise<string[]> {
   const files = await parseModule(dir);
@@ -142,9 +147,7 @@ export async function structuralProblems(dir: string): Promise<string[]> {
 
   // The Argo CD objects: each file of argocd/ read by file() (its path resolved as tofu would), and
   // nothing of theirs written out in the module (their apiVersion or repoURL would be a copy).
-  const locals: Record<string, unknown> = {};
-  for (const f of files)
-    for (const l of f.locals ?? []) for (const [k, v] of entries<unknown[]>(l)) locals[k] = v[0];
+  const locals = localValues(files);
   const resolve = (p: string) =>
     path.resolve(
       p.replaceAll('${local.repo_root}', String(locals.repo_root)).replaceAll('${path.module}', dir),
@@ -162,6 +165,79 @@ export async function structuralProblems(dir: string): Promise<string[]> {
       problems.push(
         `${path.relative(dir, file)} copies what argocd/ says (an Argo CD apiVersion or repoURL)`,
       );
+  return [...problems, ...httpsProblems(files, locals, root)];
+}
+
+/** The module's locals by name (python-hcl2 gives each as a one-element list). */
+function localValues(files: Parsed[]): Record<string, unknown> {
+  const locals: Record<string, unknown> = {};
+  for (const f of files)
+    for (const l of f.locals ?? []) for (const [k, v] of entries<unknown[]>(l)) locals[k] = v[0];
+  return locals;
+}
+
+/**
+ * The ALB's HTTPS: each ACM certificate validated through DNS, an aws_acm_certificate_validation
+ * of it waiting for a Route 53 record made from its validation options, and the eks Application's
+ * valuesObject (local.cluster_values, handed to argocd/ as cluster.values) naming the validated
+ * certificate in the annotation the eks values hold a placeholder of, plus the ALB's addresses
+ * (nginx.ingress.realIpFrom) from the VPC.
+ */
+function httpsProblems(files: Parsed[], locals: Record<string, unknown>, root: string): string[] {
+  const problems: string[] = [];
+  // An expression's text, each local it names expanded (a record may take the options via one).
+  const text = (v: unknown, depth = 0): string =>
+    JSON.stringify(v ?? null).replace(/\blocal\.(\w+)/g, (m, name: string) =>
+      depth < 5 && name in locals ? text(locals[name], depth + 1) : m,
+    );
+  const records = resources(files, 'aws_route53_record');
+  const validations = resources(files, 'aws_acm_certificate_validation');
+  const certificates = resources(files, 'aws_acm_certificate');
+  if (certificates.length === 0) problems.push('no aws_acm_certificate for the HTTPS listener');
+  for (const [name, body] of certificates) {
+    if (body.validation_method?.[0] !== 'DNS')
+      problems.push(`aws_acm_certificate ${name} is not validated through DNS`);
+    const ofIt = validations.filter(
+      ([, v]) => v.certificate_arn?.[0] === `\${aws_acm_certificate.${name}.arn}`,
+    );
+    if (ofIt.length === 0) problems.push(`aws_acm_certificate ${name} has no aws_acm_certificate_validation`);
+    for (const [v, vbody] of ofIt) {
+      const waitsFor = [
+        ...text(vbody.validation_record_fqdns).matchAll(/aws_route53_record\.(\w+)\.fqdn/g),
+      ].map((m) => m[1]);
+      const made = records.filter(
+        ([r, rbody]) =>
+          waitsFor.includes(r) &&
+          text(rbody).includes(`aws_acm_certificate.${name}.domain_validation_options`),
+      );
+      if (made.length === 0)
+        problems.push(
+          `aws_acm_certificate_validation ${v} waits for no Route 53 record of ${name}'s validation`,
+        );
+    }
+  }
+
+  const ingress = (locals.cluster_values as { nginx?: { ingress?: Record<string, unknown> } } | undefined)
+    ?.nginx?.ingress;
+  const annotations = (ingress?.annotations ?? {}) as Record<string, unknown>;
+  const arn = /^\$\{aws_acm_certificate_validation\.(\w+)\.certificate_arn\}$/.exec(
+    String(annotations[certificateAnnotation]),
+  );
+  if (!arn || !validations.some(([v]) => v === arn[1]))
+    problems.push(
+      `cluster_values: nginx.ingress.annotations["${certificateAnnotation}"] is not an issued certificate's (aws_acm_certificate_validation.<name>.certificate_arn)`,
+    );
+  const eks = parse(readFileSync(path.join(root, 'environments/eks/values.yaml'), 'utf8')) as {
+    nginx?: { ingress?: { annotations?: Record<string, unknown> } };
+  };
+  const placeholders = Object.keys(eks.nginx?.ingress?.annotations ?? {});
+  for (const key of Object.keys(annotations))
+    if (!placeholders.includes(key))
+      problems.push(`cluster_values: annotation ${key} is one the eks values do not set (a typo adds one)`);
+  if (!/module\.vpc\.|var\.vpc_cidr/.test(text(ingress?.realIpFrom)))
+    problems.push("cluster_values: nginx.ingress.realIpFrom is not taken from the VPC (the ALB's addresses)");
+  if (!JSON.stringify(locals.argocd_bootstrap ?? null).includes("'values': '${local.cluster_values}'"))
+    problems.push('local.cluster_values is not what the argocd/ chart gets as cluster.values');
   return problems;
 }
 

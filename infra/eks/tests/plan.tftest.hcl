@@ -16,6 +16,9 @@ mock_provider "aws" {
   mock_data "aws_partition" {
     defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
   }
+  mock_data "aws_route53_zone" {
+    defaults = { name = "example.com", private_zone = false }
+  }
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
@@ -28,6 +31,12 @@ mock_provider "tls" {}
 mock_provider "time" {}
 mock_provider "cloudinit" {}
 mock_provider "null" {}
+
+# The two variables without a default.
+variables {
+  domain_name    = "hits.example.com"
+  hosted_zone_id = "Z0123456789ABCDEFGHIJ"
+}
 
 run "cluster" {
   command = plan
@@ -203,6 +212,44 @@ run "argocd" {
   }
 }
 
+run "https" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_acm_certificate.app.domain_name == "hits.example.com"
+      && aws_acm_certificate.app.validation_method == "DNS"
+    )
+    error_message = "The certificate is for domain_name only, validated through DNS."
+  }
+  assert {
+    condition     = aws_route53_record.certificate_validation.zone_id == "Z0123456789ABCDEFGHIJ"
+    error_message = "The validation record goes into the zone hosted_zone_id."
+  }
+  assert {
+    condition     = output.cluster_values.nginx.ingress.host == "hits.example.com"
+    error_message = "The Ingress's host rule is domain_name (what dns.sh looks the Ingress up by)."
+  }
+  assert {
+    condition = contains(
+      keys(yamldecode(file("../../environments/eks/values.yaml")).nginx.ingress.annotations),
+      one(keys(output.cluster_values.nginx.ingress.annotations)),
+    )
+    error_message = "The certificate ARN must replace an annotation of the eks values (the placeholder), not add one."
+  }
+  assert {
+    condition = (
+      output.cluster_values.nginx.ingress.realIpFrom == module.vpc.public_subnets_cidr_blocks
+      && length(output.cluster_values.nginx.ingress.realIpFrom) == 3
+    )
+    error_message = "nginx takes the client's address from the ALB's subnets, the public ones, only."
+  }
+  assert {
+    condition     = output.url == "https://hits.example.com/"
+    error_message = "The app is at https://<domain_name>/."
+  }
+}
+
 run "fork" {
   command = plan
 
@@ -224,4 +271,34 @@ run "bad_name" {
   }
 
   expect_failures = [var.name]
+}
+
+run "bad_domain" {
+  command = plan
+
+  variables {
+    domain_name = "https://Hits.example.com/"
+  }
+
+  expect_failures = [var.domain_name]
+}
+
+run "bad_zone" {
+  command = plan
+
+  variables {
+    hosted_zone_id = "/hostedzone/Z0123456789ABCDEFGHIJ"
+  }
+
+  expect_failures = [var.hosted_zone_id]
+}
+
+run "zone_without_the_name" {
+  command = plan
+
+  variables {
+    domain_name = "hits.example.org"
+  }
+
+  expect_failures = [data.aws_route53_zone.app]
 }
