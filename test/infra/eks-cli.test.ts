@@ -1,5 +1,6 @@
 // tools/eks/cli.ts (npm run eks) with stand-ins for tofu, aws and kubectl that log their calls:
-// url asks the cluster, through a kubeconfig of its own, for the Ingress's ALB; down is
+// url asks the cluster, through a kubeconfig of its own, for the Ingress's ALB and prints the app's
+// https URL; down is
 // infra/eks/destroy.sh with the same tofu; a wrong command gets the usage.
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ case "$name $*" in
 *"output -raw argocd_namespace") echo argocd ;;
 *"output -raw app_namespace") echo hit-counter ;;
 *"output -raw vpc_id") echo vpc-0abc ;;
+*"output -raw url") echo https://hits.example.com/ ;;
 "aws eks update-kubeconfig"*) if [[ -n \${KUBECONFIG:-} ]]; then touch "$KUBECONFIG"; fi ;;
 "kubectl -n hit-counter get ingress"*) printf k8s-hitcoun-hitcount-0123.eu-west-1.elb.amazonaws.com ;;
 esac
@@ -54,10 +56,10 @@ async function eks(args: string[]) {
   return { ...result, log };
 }
 
-t.test('url: the ALB of the app Ingress, asked with a kubeconfig of its own', async (t) => {
+t.test('url: the https URL, once the Ingress has its ALB (asked with a kubeconfig of its own)', async (t) => {
   const { code, stdout, stderr, log } = await eks(['url']);
   t.equal(code, 0, stderr);
-  t.equal(stdout, 'http://k8s-hitcoun-hitcount-0123.eu-west-1.elb.amazonaws.com/\n');
+  t.equal(stdout, 'https://hits.example.com/\n');
   const update = log.find((l) =>
     l.startsWith('aws eks update-kubeconfig --region eu-west-1 --name hit-counter'),
   );

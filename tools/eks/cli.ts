@@ -2,7 +2,7 @@
 //
 //   npm run eks -- up [tofu apply options]      init (backend from infra/eks/backend.hcl), apply,
 //                                               wait until Argo CD has the app Healthy, print its URL
-//   npm run eks -- url                          the URL of the app's ALB
+//   npm run eks -- url                          the app's URL (https://<domain_name>/)
 //   npm run eks -- down [tofu destroy options]  infra/eks/destroy.sh (Applications and ALBs first)
 //
 // tofu is .tools/bin/tofu when built (bash tools/build-go.sh opentofu), else the one on PATH (or
@@ -58,8 +58,11 @@ async function withCluster<T>(fn: (env: NodeJS.ProcessEnv) => Promise<T>): Promi
   }
 }
 
-/** The app's URL: the address of its Ingress (the ALB), once Argo CD reports the app Healthy. */
-async function url(waitHealthy: boolean): Promise<string> {
+/**
+ * The app's URL (https://<domain_name>/), once Argo CD reports the app Healthy and its Ingress has
+ * an ALB; with `pointDns`, infra/eks/dns.sh first points the name at that ALB.
+ */
+async function url(waitHealthy: boolean, pointDns = false): Promise<string> {
   const [argocd, ns] = [await output('argocd_namespace'), await output('app_namespace')];
   return withCluster(async (env) => {
     if (waitHealthy) {
@@ -83,7 +86,9 @@ async function url(waitHealthy: boolean): Promise<string> {
       { env },
     );
     if (!host) throw new Error(`the Ingress in ${ns} has no address yet (the ALB is being made); try again`);
-    return `http://${host}/`;
+    if (pointDns)
+      await sh('bash', [path.join(eksDir, 'dns.sh')], { env: { ...env, TOFU: tofu }, inherit: true });
+    return output('url');
   });
 }
 
@@ -100,7 +105,7 @@ async function main(argv: string[]): Promise<void> {
         inherit: true,
       });
       await sh(tofu, [`-chdir=${eksDir}`, 'apply', ...rest], { inherit: true });
-      console.log(await url(true));
+      console.log(await url(true, true));
       return;
     }
     case 'url':
