@@ -54,7 +54,7 @@ output "cluster_values" {
 }
 
 output "redis_password_secret" {
-  description = "Name of the Secrets Manager secret holding the Redis password (aws secretsmanager get-secret-value --secret-id <name>)."
+  description = "Name of the Secrets Manager secret holding the Redis users' passwords, a JSON object with a <user>-password property each (aws secretsmanager get-secret-value --secret-id <name>)."
   value       = aws_secretsmanager_secret.redis.name
 }
 

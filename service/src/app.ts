@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Config } from './config.ts';
 import { MemoryStore } from './counter/memory.ts';
 import { RedisStore } from './counter/redis.ts';
-import type { CounterStore } from './counter/store.ts';
+import type { CounterStore, StoreStatus } from './counter/store.ts';
 import { createMetrics } from './metrics.ts';
 import { healthRoutes, type ReadyState } from './routes/health.ts';
 import { hitRoutes } from './routes/hit.ts';
@@ -24,23 +24,40 @@ export type AppOptions = {
 
 /** Longest request target accepted (bytes); longer ones get 414 before routing. */
 export const MAX_URL_LENGTH = 4096;
+/**
+ * Time a client has to send a whole request (headers included) before it gets 408 and the
+ * connection closes: a slow or idle client cannot hold one of the MAX_CONNECTIONS for long. nginx
+ * sends each request at once; its own client_header_timeout is 10 s too.
+ */
+export const REQUEST_TIMEOUT_MS = 10_000;
 
 export function buildApp(config: Config, opts: AppOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: opts.logger ?? { level: config.logLevel },
     logController: new RequestLogController(),
     keepAliveTimeout: config.keepAliveTimeoutMs,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    // headersTimeout defaults to 60 s: never above requestTimeout; checked every second.
+    http: { headersTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
+  // Memory grows with open connections: past the cap, a new connection is closed as soon as it is
+  // accepted (the client sees it reset, at once) instead of queueing inside the process.
+  app.server.maxConnections = config.maxConnections;
   const lifecycle = opts.lifecycle ?? { draining: false };
   let store: CounterStore;
-  const readyState = (): ReadyState => {
-    if (lifecycle.draining) return { ready: false, reason: 'draining: shutting down' };
-    const status = store.status();
-    return status.ready ? { ready: true } : { ready: false, reason: `store not ready: ${status.detail}` };
+  const draining: ReadyState = { ready: false, reason: 'draining: shutting down' };
+  const toReady = (status: StoreStatus): ReadyState =>
+    status.ready ? { ready: true } : { ready: false, reason: `store not ready: ${status.detail}` };
+  // The gauge reads what is known now; /ready may ask the store (within a bound).
+  const readyNow = (): ReadyState => (lifecycle.draining ? draining : toReady(store.status()));
+  const checkReady = async (): Promise<ReadyState> => {
+    if (lifecycle.draining) return draining;
+    const state = toReady(await store.check());
+    return lifecycle.draining ? draining : state;
   };
-  const metrics = createMetrics(() => readyState().ready);
+  const metrics = createMetrics(() => readyNow().ready);
   if (opts.store) {
     store = opts.store;
   } else if (config.redisUrl || config.redisSentinels) {
@@ -49,6 +66,7 @@ export function buildApp(config: Config, opts: AppOptions = {}): FastifyInstance
       sentinels: config.redisSentinels,
       sentinelName: config.redisSentinelName,
       db: config.redisDb,
+      username: config.redisUsername,
       password: config.redisPassword,
       waitReplicas: config.redisWaitReplicas,
       key: config.counterKey,
@@ -109,7 +127,7 @@ export function buildApp(config: Config, opts: AppOptions = {}): FastifyInstance
   });
 
   void app.register(hitRoutes, { store, metrics });
-  void app.register(healthRoutes, { readyState });
+  void app.register(healthRoutes, { readyState: checkReady });
   void app.register(metricsRoutes, { registry: metrics.registry });
   return app;
 }

@@ -71,6 +71,12 @@ export const variables = {
     expected: "an integer 0-15, with REDIS_SENTINELS only (with REDIS_URL the database is the URL's path)",
     doc: 'database number with `REDIS_SENTINELS`',
   },
+  REDIS_USERNAME: {
+    schema: { type: 'string', pattern: '^\\S{1,128}$' },
+    emptyIsUnset: true,
+    expected: 'a Redis ACL user name: 1-128 characters, no spaces',
+    doc: 'Redis (and Sentinel) ACL user; unset = `default`',
+  },
   REDIS_PASSWORD: {
     schema: { type: 'string' },
     emptyIsUnset: true,
@@ -115,6 +121,12 @@ export const variables = {
     default: 65_000,
     expected: "milliseconds, an integer 1000-3600000, above the proxy's upstream keepalive_timeout",
     doc: "Node's keep-alive; stays above nginx's upstream keep-alive (30 s)",
+  },
+  MAX_CONNECTIONS: {
+    schema: { type: 'integer', minimum: 1, maximum: 100_000 },
+    default: 4096,
+    expected: 'an integer 1-100000',
+    doc: "most open connections (probes and nginx's idle ones included); more are closed at once",
   },
 } as const satisfies Record<string, Variable>;
 

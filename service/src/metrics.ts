@@ -16,7 +16,7 @@ export function createMetrics(isReady: () => boolean): Metrics {
   const registers = [registry];
   new Gauge({
     name: 'hitcounter_ready',
-    help: 'Whether the service is ready to serve (1) or not (0): store connected and not draining',
+    help: 'Whether the service is ready to serve (1) or not (0): store answering and not draining',
     registers,
     collect() {
       this.set(isReady() ? 1 : 0);

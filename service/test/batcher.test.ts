@@ -94,3 +94,72 @@ t.test('numbers stay exact beyond 2^53', async (t) => {
 t.test('a batch maximum below 1 is refused', async (t) => {
   t.throws(() => new Batcher(async () => 1n, 0), /batch max must be an integer >= 1/);
 });
+
+t.test('a hit queued past its deadline is answered with the deadline error and never sent', async (t) => {
+  const { calls, incrBy } = fakeIncrBy();
+  const b = new Batcher(incrBy, 1024, { deadlineMs: 50, deadlineError: (sent) => new Error(`late ${sent}`) });
+  const first = b.hit(); // in flight, held
+  const queued = b.hit();
+  await Promise.all([
+    t.rejects(queued, /late false/, 'the queued hit is answered at its deadline'),
+    t.rejects(first, /late true/, 'so is the one in flight'),
+  ]);
+  const next = b.hit();
+  calls[0]!.resolve(1n); // the held batch returns late: its number is skipped
+  await settle();
+  t.same(
+    calls.map((c) => c.k),
+    [1, 1],
+    'the expired queued hit was left out of the next batch',
+  );
+  calls[1]!.resolve(2n);
+  t.equal(await next, 2n);
+});
+
+t.test('a batch returning after some deadlines answers the others once, numbers never reused', async (t) => {
+  const { calls, incrBy } = fakeIncrBy();
+  let expired = 0;
+  const b = new Batcher(incrBy, 1024, {
+    deadlineMs: 80,
+    deadlineError: () => new Error(`late ${++expired}`),
+  });
+  const early = b.hit();
+  const slow = [b.hit(), b.hit(), b.hit()]; // the next batch of 3, held past the deadline below
+  calls[0]!.resolve(10n);
+  t.equal(await early, 10n);
+  await settle();
+  t.same(
+    calls.map((c) => c.k),
+    [1, 3],
+  );
+  await Promise.all(slow.map((p) => t.rejects(p, /late/)));
+  t.equal(expired, 3, 'each hit settled by its deadline once');
+  calls[1]!.resolve(13n); // Redis counted them after all: 11..13 are skipped (an over-count)
+  const later = b.hit();
+  await settle();
+  calls[2]!.resolve(14n);
+  t.equal(await later, 14n, 'the next hit gets the next number, never one of the skipped');
+  t.equal(expired, 3, 'the late batch settled nothing twice');
+});
+
+t.test('a deadline that is not a whole number of ms >= 0 is refused', async (t) => {
+  t.throws(() => new Batcher(async () => 1n, 1, { deadlineMs: -1 }), /deadline must be an integer >= 0/);
+});
+
+t.test('each hit keeps its own deadline, also one arriving after others expired', async (t) => {
+  const { calls, incrBy } = fakeIncrBy();
+  const b = new Batcher(incrBy, 1024, { deadlineMs: 60, deadlineError: (sent) => new Error(`late ${sent}`) });
+  const first = b.hit(); // in flight, held for good
+  await t.rejects(first, /late true/);
+  const later = b.hit(); // queued behind the held batch, from now on
+  let settled = false;
+  later.catch(() => (settled = true));
+  await settle();
+  t.notOk(settled, 'not answered by the earlier deadline');
+  await t.rejects(later, /late false/, 'answered by its own');
+  t.same(
+    calls.map((c) => c.k),
+    [1],
+    'and never sent',
+  );
+});

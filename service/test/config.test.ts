@@ -19,6 +19,7 @@ t.test('defaults follow the contract', async (t) => {
     shutdownDelayMs: 0,
     logLevel: 'info',
     keepAliveTimeoutMs: 65000,
+    maxConnections: 4096,
   });
 });
 
@@ -84,6 +85,7 @@ const bad: [Record<string, string>, string, RegExp][] = [
   [{ SHUTDOWN_DELAY_MS: '-1' }, 'SHUTDOWN_DELAY_MS', /integer 0-600000/],
   [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /one of fatal\|error\|warn\|info\|debug\|trace\|silent/],
   [{ KEEP_ALIVE_TIMEOUT_MS: '500' }, 'KEEP_ALIVE_TIMEOUT_MS', /keepalive_timeout/],
+  [{ MAX_CONNECTIONS: '0' }, 'MAX_CONNECTIONS', /1-100000/],
   [{ REDIS_SENTINELS: 'sentinel-0' }, 'REDIS_SENTINELS', /wrong form.*host:port of every Redis Sentinel/],
   [{ REDIS_SENTINELS: 's:26379;t:26379' }, 'REDIS_SENTINELS', /comma-separated/],
   [{ REDIS_SENTINELS: 's:26379,t:99999' }, 'REDIS_SENTINELS', /port is out of range.*1-65535/],

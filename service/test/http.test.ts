@@ -156,6 +156,7 @@ function failingStore(error: Error, ready = false): CounterStore {
     },
     current: async () => 0n,
     status: () => ({ ready, detail: 'redis reconnecting' }),
+    check: async () => ({ ready, detail: 'redis reconnecting' }),
     close: async () => {},
   };
 }

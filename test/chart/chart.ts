@@ -9,6 +9,11 @@ export const releaseName = 'hit-counter';
 export const namespace = 'hit-counter';
 /** The CRD API the servicemonitor subchart needs (as Argo CD passes the cluster's APIs). */
 export const monitoringApi = 'monitoring.coreos.com/v1';
+/**
+ * The values file every render starts from unless `bare`: Redis always requires auth, and this
+ * gives it the development password source (the bare chart refuses to render, see render.test.ts).
+ */
+export const devAuthValues = path.join(import.meta.dirname, 'values', 'dev-auth.yaml');
 
 export interface Render {
   yaml: string;
@@ -18,14 +23,17 @@ export interface Render {
 /**
  * Renders with Helm 3 and Helm 4 and resolves with Helm 3's output once both agree: the same
  * objects (Helm 4 only adds blank lines), or the same error. A disagreement throws, naming the first
- * object or the error that differs, so every chart test holds for both majors.
+ * object or the error that differs, so every chart test holds for both majors. `valueFiles` come
+ * after devAuthValues, which `bare` leaves out.
  */
 export async function render(
   set: string[] = [],
   valueFiles: string[] = [],
   apiVersions = [monitoringApi],
+  { bare = false }: { bare?: boolean } = {},
 ): Promise<Render> {
-  const o = { chartDir, releaseName, namespace, set, valueFiles, apiVersions };
+  const files = bare ? valueFiles : [devAuthValues, ...valueFiles];
+  const o = { chartDir, releaseName, namespace, set, valueFiles: files, apiVersions };
   const [h3, h4] = await Promise.allSettled([helmTemplate(o), helmTemplate({ ...o, helm: 'helm4' })]);
   if (h3.status === 'rejected') {
     const e3 = errorText(h3.reason);

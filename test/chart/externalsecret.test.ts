@@ -10,7 +10,7 @@ const eksValues = path.join(repoRoot, 'environments/eks/values.yaml');
 const enabled = [
   'redis.externalSecret.enabled=true',
   'redis.externalSecret.secretStoreRef.name=aws-secrets-manager',
-  'redis.externalSecret.remoteRef.key=hit-counter/redis-password',
+  'redis.externalSecret.remoteRef.key=hit-counter/redis',
 ];
 
 t.test('off by default, even where the API exists', async (t) => {
@@ -32,30 +32,33 @@ t.test('on EKS: the ExternalSecret creates the Secret the service and Redis read
   t.same(es.spec.secretStoreRef, { kind: 'ClusterSecretStore', name: 'aws-secrets-manager' });
   t.equal(es.spec.target.name, secretName);
   t.equal(es.spec.target.creationPolicy, 'Owner');
-  t.same(es.spec.data, [{ secretKey: 'redis-password', remoteRef: { key: 'hit-counter/redis-password' } }]);
+  // One JSON secret in the store, one property per Redis user.
+  const written = (es.spec.data as { secretKey: string; remoteRef: { key: string; property: string } }[]).map(
+    (d) => {
+      t.same(
+        d.remoteRef,
+        { key: 'hit-counter/redis', property: d.secretKey },
+        `${d.secretKey} from its property`,
+      );
+      return d.secretKey;
+    },
+  );
   t.same(
     objects.filter((o) => o.kind === 'Secret' && o.metadata.name.includes('redis')),
     [],
     'the chart renders no password Secret of its own',
   );
-  // Every secretKeyRef to the password names the Secret and key the ExternalSecret writes.
-  const refs = JSON.stringify(objects)
-    .match(/"secretKeyRef":\{[^}]*\}/g)!
-    .map((r) => JSON.parse(`{${r}}`).secretKeyRef);
-  t.ok(refs.length >= 2, `${refs.length} secretKeyRefs (service, Redis, exporter, backup)`);
-  for (const ref of refs) t.same(ref, { name: secretName, key: 'redis-password' });
-});
-
-t.test('a property of a JSON secret value', async (t) => {
-  const { objects } = await render(
-    [...enabled, 'redis.externalSecret.remoteRef.property=password'],
-    [eksValues],
-    [monitoringApi, externalSecretsApi],
-  );
-  t.same(find(objects, 'ExternalSecret', 'hit-counter-redis-auth').spec.data[0].remoteRef, {
-    key: 'hit-counter/redis-password',
-    property: 'password',
-  });
+  // Every reference to the Secret (env and volumes) names the Secret and a key the ExternalSecret writes.
+  const text = JSON.stringify(objects);
+  const refs = text.match(/"secretKeyRef":\{[^}]*\}/g)!.map((r) => JSON.parse(`{${r}}`).secretKeyRef);
+  t.ok(refs.length >= 2, `${refs.length} secretKeyRefs (service, backup)`);
+  for (const ref of refs) {
+    t.equal(ref.name, secretName);
+    t.ok(written.includes(ref.key), `${ref.key} is written`);
+  }
+  const volumes = [...text.matchAll(/"secret":\{"secretName":"([^"]+)"/g)].map((m) => m[1]);
+  t.ok(volumes.length >= 2, `${volumes.length} Secret volumes (the Redis nodes, the exporter's init)`);
+  for (const v of volumes) t.equal(v, secretName);
 });
 
 t.test('nothing where the cluster has no External Secrets Operator', async (t) => {
@@ -69,7 +72,7 @@ t.test('nothing where the cluster has no External Secrets Operator', async (t) =
 t.test('refused with a reason when it cannot work', async (t) => {
   const api = [monitoringApi, externalSecretsApi];
   await t.rejects(
-    render([...enabled, 'global.redis.auth.enabled=true', 'global.redis.auth.password=x'], [], api),
+    render([...enabled, 'global.redis.auth.password=x'], [], api),
     /global\.redis\.auth\.existingSecret/,
     'without existingSecret there is no Secret name to create',
   );

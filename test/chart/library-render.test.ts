@@ -9,14 +9,15 @@ import path from 'node:path';
 import t from 'tap';
 import { helm, helmTemplate } from '../../tools/lib/helm.ts';
 import { tempDir } from '../../tools/lib/proc.ts';
-import { chartDir, monitoringApi, namespace, releaseName, render, repoRoot } from './chart.ts';
+import { chartDir, devAuthValues, monitoringApi, namespace, releaseName, render, repoRoot } from './chart.ts';
 
 const goldenDir = path.join(import.meta.dirname, 'golden');
 const update = process.env.UPDATE_GOLDEN === '1';
 const envValues = (env: string) => path.join(repoRoot, 'environments', env, 'values.yaml');
 
-// Each case renders as the other chart tests do: release and namespace hit-counter, and the
-// monitoring API (monitoring.coreos.com/v1) among the cluster's APIs.
+// Each case renders as the other chart tests do: release and namespace hit-counter, the monitoring
+// API (monitoring.coreos.com/v1) among the cluster's APIs, and test/chart/values/dev-auth.yaml first
+// (the development password source the bare chart refuses to render without).
 const cases: Record<string, { set?: string[]; values?: string[] }> = {
   defaults: {},
   // The environments' image tags move with every promotion: a fixed tag keeps the cases still.
@@ -52,6 +53,7 @@ t.test('the packaged chart (what the release publishes) renders as the directory
     chartDir: path.join(dir, archive!),
     releaseName,
     namespace,
+    valueFiles: [devAuthValues],
     apiVersions: [monitoringApi],
   });
   t.equal(packaged, (await render()).yaml, 'the library reaches every subchart in the archive');

@@ -50,17 +50,16 @@ function classifyReplies(trace: string): Replies {
 
 async function traceIncrBys(appendfsync: 'always' | 'everysec', commands: number): Promise<Replies> {
   const strace = requireBinary('strace');
-  const { objects } = await render([
-    'global.redis.auth.enabled=true',
-    `global.redis.auth.password=${password}`,
-    ...(appendfsync === 'always' ? [] : [`redis.config.appendfsync=${appendfsync}`]),
-  ]);
+  const { objects } = await render(
+    appendfsync === 'always' ? [] : [`redis.config.appendfsync=${appendfsync}`],
+  );
   const conf = find(objects, 'ConfigMap', 'hit-counter-redis').data['redis.conf'] as string;
   if (!new RegExp(`^appendfsync ${appendfsync}$`, 'm').test(conf))
     throw new Error(`the rendered redis.conf does not say appendfsync ${appendfsync}`);
   const dir = tempDir('redis-fsync-');
   const file = path.join(dir, 'redis.conf');
   writeFileSync(file, conf);
+  // The rendered redis.conf alone (the ACL users play no part in fsync): its default user with a password.
   const redis = await startRedis({ configFile: file, dir, password, args: ['--requirepass', password] });
   const traceFile = path.join(dir, 'strace.txt');
   const tracer = spawnProcess(strace, [

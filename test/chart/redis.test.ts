@@ -1,39 +1,88 @@
-// The chart's redis.conf runs a real redis-server 7.0 as rendered; the backup script dumps a live
-// Redis with retention; the restore procedure of the redis chart README brings the data back.
+// The chart's redis.conf and ACL users run a real redis-server 7.0 as rendered, started by the
+// chart's redis-node.sh with the rendered Secret as the pod mounts it; the backup script dumps a live
+// Redis as the backup user, with retention; the restore procedure of the redis chart README brings
+// the data back.
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { requireBinary, tempDir } from '../../tools/lib/proc.ts';
+import { freePort } from '../../tools/lib/ports.ts';
 import { startRedis, type RedisServer } from '../../tools/lib/redis.ts';
 import { restoreFromRdb } from '../../tools/stack/backup.ts';
 import { chartDir, find, render } from './chart.ts';
 
 const run = promisify(execFile);
-const password = 'test-password-not-real';
 const backupScript = path.join(chartDir, 'charts/redis/files/backup.sh');
 
-async function renderedConf(): Promise<string> {
-  const { objects } = await render([
-    'global.redis.auth.enabled=true',
-    `global.redis.auth.password=${password}`,
-  ]);
-  const file = path.join(tempDir('redis-conf-'), 'redis.conf');
-  writeFileSync(file, find(objects, 'ConfigMap', 'hit-counter-redis').data['redis.conf']);
-  return file;
+/** The rendered ConfigMap's files and the Secret (one file per key, as the pod mounts it) in a dir. */
+interface Conf {
+  dir: string;
+  authDir: string;
+  /** the users' passwords by user */
+  passwords: Record<string, string>;
 }
 
-async function start(t: Test, conf: string, dir?: string, args: string[] = []): Promise<RedisServer> {
+async function renderedConf(): Promise<Conf> {
+  const { objects } = await render();
+  const dir = tempDir('redis-conf-');
+  const data = find(objects, 'ConfigMap', 'hit-counter-redis').data as Record<string, string>;
+  for (const [name, text] of Object.entries(data)) writeFileSync(path.join(dir, name), text);
+  const authDir = path.join(dir, 'auth');
+  mkdirSync(authDir, { mode: 0o700 });
+  const passwords: Record<string, string> = {};
+  for (const [key, b64] of Object.entries(
+    find(objects, 'Secret', 'hit-counter-redis').data as Record<string, string>,
+  )) {
+    const value = Buffer.from(b64, 'base64').toString();
+    writeFileSync(path.join(authDir, key), value, { mode: 0o600 });
+    passwords[key.replace(/-password$/, '')] = value;
+  }
+  mkdirSync(path.join(dir, 'run'), { mode: 0o700 });
+  return { dir, authDir, passwords };
+}
+
+/** The redis container as the StatefulSet starts it (`redis-node.sh redis`), on a local port. */
+async function start(
+  t: Test,
+  conf: Conf,
+  dataDir = tempDir('redis-data-'),
+  args: string[] = [],
+): Promise<RedisServer> {
+  const port = await freePort();
   const redis = await startRedis({
-    configFile: conf,
-    dir,
-    password,
-    args: ['--requirepass', password, ...args],
+    port,
+    dir: dataDir,
+    user: 'admin',
+    password: conf.passwords.admin,
+    launch: {
+      command: 'sh',
+      args: [
+        path.join(conf.dir, 'redis-node.sh'),
+        'redis',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        ...args,
+      ],
+      env: {
+        PATH: process.env.PATH,
+        AUTH_DIR: conf.authDir,
+        REDIS_CONF: path.join(conf.dir, 'redis.conf'),
+        USERS_ACL: path.join(conf.dir, 'users.acl'),
+        RUN_DIR: path.join(conf.dir, 'run'),
+        DATA_DIR: dataDir,
+      },
+    },
   });
   t.teardown(() => redis.stop());
   return redis;
 }
+
+/** The backup job's Redis login: its own user. */
+const backupLogin = (conf: Conf) => ({ REDIS_USER: 'backup', REDISCLI_AUTH: conf.passwords.backup ?? '' });
 
 function backup(env: Record<string, string>) {
   requireBinary('redis-cli');
@@ -42,6 +91,7 @@ function backup(env: Record<string, string>) {
 
 t.test('the rendered redis.conf runs redis-server 7.0 with the chart settings', async (t) => {
   const redis = await start(t, await renderedConf());
+  t.equal(await redis.cli('CONFIG', 'GET', 'protected-mode'), 'protected-mode\nyes');
   t.equal(await redis.cli('CONFIG', 'GET', 'appendonly'), 'appendonly\nyes');
   t.equal(await redis.cli('CONFIG', 'GET', 'appendfsync'), 'appendfsync\nalways', 'durable by default');
   t.equal(await redis.cli('CONFIG', 'GET', 'maxmemory-policy'), 'maxmemory-policy\nnoeviction');
@@ -50,11 +100,12 @@ t.test('the rendered redis.conf runs redis-server 7.0 with the chart settings', 
     t.match(await redis.cli(cmd, ...(cmd === 'KEYS' ? ['*'] : [])), /unknown command/, `${cmd} is disabled`);
   t.equal(await redis.cli('INCRBY', 'hits', '5'), '5');
   const noAuth = await run('redis-cli', ['-p', String(redis.port), 'GET', 'hits']);
-  t.match(noAuth.stdout, /NOAUTH/, 'the password is required');
+  t.match(noAuth.stdout, /NOAUTH/, 'a login is required');
 });
 
-t.test('backup.sh dumps a live Redis, keeps the newest BACKUP_KEEP', async (t) => {
-  const redis = await start(t, await renderedConf());
+t.test('backup.sh dumps a live Redis as the backup user, keeps the newest BACKUP_KEEP', async (t) => {
+  const conf = await renderedConf();
+  const redis = await start(t, conf);
   await redis.cli('SET', 'hits', '41');
   const dir = tempDir('backups-');
   // Three older backups, named as the script names them.
@@ -64,7 +115,7 @@ t.test('backup.sh dumps a live Redis, keeps the newest BACKUP_KEEP', async (t) =
   const env = {
     REDIS_HOST: '127.0.0.1',
     REDIS_PORT: String(redis.port),
-    REDISCLI_AUTH: password,
+    ...backupLogin(conf),
     BACKUP_DIR: dir,
     BACKUP_KEEP: '2',
   };
@@ -111,7 +162,7 @@ t.test('the README restore procedure brings a backup back under AOF', async (t) 
   const { stdout } = await backup({
     REDIS_HOST: '127.0.0.1',
     REDIS_PORT: String(live.port),
-    REDISCLI_AUTH: password,
+    ...backupLogin(conf),
     BACKUP_DIR: backups,
   });
   await live.cli('SET', 'hits', '5');

@@ -32,19 +32,11 @@ const cases: { name: string; set?: string[]; files?: string[]; apis?: string[] }
   },
   {
     name: 'backup to S3 on',
-    set: [
-      'redis.backup.s3.enabled=true',
-      'redis.backup.s3.uri=s3://bucket/prefix',
-      'global.redis.auth.enabled=true',
-      'global.redis.auth.password=pw',
-    ],
+    set: ['redis.backup.s3.enabled=true', 'redis.backup.s3.uri=s3://bucket/prefix'],
   },
   { name: 'backup off', set: ['redis.backup.enabled=false'] },
-  {
-    name: 'auth with existingSecret',
-    set: ['global.redis.auth.enabled=true', 'global.redis.auth.existingSecret=my-secret'],
-  },
-  { name: 'auth with password', set: ['global.redis.auth.enabled=true', 'global.redis.auth.password=pw'] },
+  { name: 'auth with existingSecret', set: ['global.redis.auth.existingSecret=my-secret'] },
+  { name: 'auth with password', set: ['global.redis.auth.password=pw'] },
   {
     name: 'network policies off, exporters off',
     set: [
@@ -110,32 +102,20 @@ t.test('the service image tag defaults to appVersion and environments pin one', 
   await t.rejects(render(['helmTest.image.tag=']), /helmTest\/image\/tag|pinned tag/);
 });
 
-t.test('the service gets its Redis URL and password from the Secret, never in clear', async (t) => {
-  const secret = 'S3cret-value-for-the-test';
-  const { objects } = await render([
-    'global.redis.auth.enabled=true',
-    `global.redis.auth.password=${secret}`,
-  ]);
+t.test('the service gets its Redis URL, user and password from the Secret, never in clear', async (t) => {
+  const { objects } = await render();
   const env = find(objects, 'Deployment', 'hit-counter').spec.template.spec.containers[0].env;
   const byName = Object.fromEntries(env.map((e: { name: string }) => [e.name, e]));
   t.equal(byName.REDIS_URL.value, 'redis://hit-counter-redis:6379/0');
-  t.same(byName.REDIS_PASSWORD.valueFrom.secretKeyRef, { name: 'hit-counter-redis', key: 'redis-password' });
+  t.equal(byName.REDIS_USERNAME.value, 'service', 'its own ACL user');
+  t.same(byName.REDIS_PASSWORD.valueFrom.secretKeyRef, {
+    name: 'hit-counter-redis',
+    key: 'service-password',
+  });
   t.equal(Number(byName.SHUTDOWN_DELAY_MS.value), 5000);
   t.ok(
     Number(byName.KEEP_ALIVE_TIMEOUT_MS.value) > 30_000,
     'keep-alive above nginx upstream keepalive_timeout',
-  );
-  const s = find(objects, 'Secret', 'hit-counter-redis');
-  t.equal(Buffer.from(s.data['redis-password'], 'base64').toString(), secret);
-  for (const o of objects.filter((x) => x.kind !== 'Secret')) {
-    t.notMatch(JSON.stringify(o), secret, `${o.kind}/${o.metadata.name} does not carry the password`);
-  }
-  const sts = find(objects, 'StatefulSet', 'hit-counter-redis').spec.template.spec.containers[0];
-  t.same(sts.command, ['sh', '-c'], 'redis-server starts through a shell');
-  t.match(
-    sts.args[0],
-    /^exec redis-server \/etc\/redis\/redis\.conf --dir \/data --requirepass "\$REDIS_PASSWORD"$/,
-    'the shell passes the Secret env to --requirepass and execs redis-server (PID 1)',
   );
   for (const o of objects)
     t.notMatch(
@@ -145,8 +125,20 @@ t.test('the service gets its Redis URL and password from the Secret, never in cl
     );
 });
 
-t.test('auth on without a password source fails with its message', async (t) => {
-  await t.rejects(render(['global.redis.auth.enabled=true']), /global\.redis\.auth\.existingSecret/);
+t.test('the bare defaults refuse to render, naming both password sources', async (t) => {
+  const bare = render([], [], undefined, { bare: true });
+  await t.rejects(bare, /global\.redis\.auth: Redis always requires auth/);
+  await t.rejects(
+    bare,
+    /set global\.redis\.auth\.existingSecret to a Secret with the keys service-password, /,
+  );
+  await t.rejects(bare, /or global\.redis\.auth\.password \(development only/);
+  // Without Redis there is nothing to authenticate to.
+  const { objects } = await render(['redis.enabled=false', 'replicaCount=1'], [], undefined, { bare: true });
+  t.notOk(
+    objects.some((o) => o.kind === 'Secret'),
+    'the embedded store renders without a password',
+  );
 });
 
 t.test('bad values are refused with a reason', async (t) => {
@@ -164,7 +156,6 @@ t.test('bad values are refused with a reason', async (t) => {
 t.test('replication: the service, the nodes, the Sentinels and the backup share one wiring', async (t) => {
   const { objects } = await render([
     'redis.architecture=replication',
-    'global.redis.auth.enabled=true',
     'global.redis.auth.existingSecret=redis-auth',
   ]);
   type Env = { name: string; value?: string };
@@ -195,7 +186,17 @@ t.test('replication: the service, the nodes, the Sentinels and the backup share 
   t.equal(env.REDIS_URL, undefined, 'and no single Redis URL');
   const conf = find(objects, 'ConfigMap', 'hit-counter-redis').data;
   t.match(conf['sentinel.conf'], /^sentinel monitor hit-counter %PRIMARY_HOST% %PRIMARY_PORT% 2$/m);
-  t.notMatch(conf['sentinel.conf'], /auth-pass|sentinel-pass|requirepass/, 'no password in the ConfigMap');
+  t.match(
+    conf['sentinel.conf'],
+    /^sentinel auth-user hit-counter sentinel$/m,
+    'Sentinel logs in as its user',
+  );
+  t.match(conf['sentinel.conf'], /^sentinel sentinel-user sentinel$/m, 'to the other Sentinels too');
+  t.notMatch(
+    conf['sentinel.conf'],
+    /^\s*(sentinel (auth-pass|sentinel-pass)|requirepass|masterauth)\s|^user .*(#[0-9a-f]{64}|\s>)/m,
+    'no password in the ConfigMap',
+  );
   const headless = find(objects, 'Service', 'hit-counter-redis-headless');
   t.ok(headless.spec.publishNotReadyAddresses, 'pods resolve before they are ready (replication bootstrap)');
   t.ok(
@@ -232,4 +233,39 @@ t.test('the Redis StatefulSet claims its volume with apiVersion and kind', async
   t.equal(claim.apiVersion, 'v1');
   t.equal(claim.kind, 'PersistentVolumeClaim');
   t.equal(claim.spec.storageClassName, 'gp3');
+});
+
+t.test('the service and the helm test Pod: ephemeral storage, sized emptyDirs, split probes', async (t) => {
+  const { objects } = await render();
+  const deployment = find(objects, 'Deployment', 'hit-counter').spec.template.spec;
+  const testPod = find(objects, 'Pod', 'hit-counter-hit-check').spec;
+  for (const [name, pod] of [
+    ['service', deployment],
+    ['helm test', testPod],
+  ] as const) {
+    const resources = pod.containers[0].resources;
+    for (const kind of ['requests', 'limits'])
+      for (const what of ['memory', 'ephemeral-storage'])
+        t.ok(resources[kind]?.[what], `${name}: ${kind}.${what} (${resources[kind]?.[what]})`);
+    for (const v of pod.volumes ?? [])
+      if (v.emptyDir) t.ok(v.emptyDir.sizeLimit, `${name}: emptyDir ${v.name} has a sizeLimit`);
+  }
+  t.same(
+    testPod.volumes.map((v: { name: string; configMap?: unknown }) => [v.name, Boolean(v.configMap)]),
+    [['scripts', true]],
+    'the test Pod mounts its script only: nothing it could write to',
+  );
+  t.equal(deployment.volumes.find((v: { name: string }) => v.name === 'tmp').emptyDir.sizeLimit, '16Mi');
+
+  const c = deployment.containers[0];
+  t.equal(c.startupProbe.httpGet.path, '/health');
+  t.equal(c.livenessProbe.httpGet.path, '/health', 'liveness: the process only, never Redis');
+  t.equal(c.readinessProbe.httpGet.path, '/ready', 'readiness: Redis and draining');
+  const patience = (p: { periodSeconds: number; failureThreshold: number }) =>
+    p.periodSeconds * p.failureThreshold;
+  t.ok(
+    patience(c.livenessProbe) >= 60 && patience(c.livenessProbe) > patience(c.readinessProbe),
+    'a busy replica leaves the Service long before it could be restarted',
+  );
+  t.ok(c.readinessProbe.timeoutSeconds >= 1, "above /ready's own bound (0.75 s)");
 });

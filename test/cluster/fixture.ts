@@ -12,6 +12,23 @@ export const chartDir = path.join(repoRoot, 'charts/hit-counter');
 export const envValues = (env: string): string => path.join(repoRoot, 'environments', env, 'values.yaml');
 export const release = 'hit-counter';
 
+/**
+ * The one value a bare install needs (README.md, "Deploying the chart"): Redis always requires auth,
+ * and this is the development password source every Redis user's password is derived from.
+ */
+export const DEV_AUTH = 'global.redis.auth.password=cluster-test-password-not-real';
+
+/** The keys of the Redis Secret an existingSecret must hold: one password per Redis user. */
+export const REDIS_SECRET_KEYS = [
+  'service',
+  'exporter',
+  'backup',
+  'replication',
+  'sentinel',
+  'node',
+  'admin',
+].map((user) => `${user}-password`);
+
 /** The label the Argo CD Applications put on the namespaces they create. */
 export const RESTRICTED = { 'pod-security.kubernetes.io/enforce': 'restricted' };
 

@@ -1,5 +1,6 @@
 // The chart installed with helm on a real v1.34 API server (kwok nodes: pods are scheduled and
-// reported Ready, not executed), with the defaults, with each environment's values and with Redis
+// reported Ready, not executed), with the defaults (and the one value Redis auth needs; the bare
+// defaults are refused), with each environment's values and with Redis
 // replication, into namespaces that enforce Pod Security "restricted" as the Argo CD applications
 // create them. Admission, defaulting and the controllers are the real ones; nothing is filtered beforehand.
 import t from 'tap';
@@ -8,10 +9,12 @@ import { waitFor } from '../../tools/lib/proc.ts';
 import {
   clusterFor,
   createNamespace,
+  DEV_AUTH,
   envValues,
   helmInstall,
   installReady,
   notReady,
+  REDIS_SECRET_KEYS,
   release,
   waitReady,
 } from './fixture.ts';
@@ -38,7 +41,15 @@ async function serverSideApplyStrict(namespace: string): Promise<string> {
 }
 
 t.test('defaults: installed, admitted under restricted, every workload ready (kwok)', async (t) => {
-  await installReady(c, { namespace: 'defaults' });
+  // Redis always requires auth: a bare install is refused before anything reaches the cluster.
+  await createNamespace(c, 'bare');
+  await t.rejects(
+    helmInstall(c, { namespace: 'bare' }),
+    /Redis always requires auth .* global\.redis\.auth\.existingSecret .* global\.redis\.auth\.password/,
+    'the bare defaults fail with the one line naming both password sources',
+  );
+  t.same((await c.getJson<{ items: unknown[] }>(['all', '-n', 'bare'])).items, [], 'and create nothing');
+  await installReady(c, { namespace: 'defaults', set: [DEV_AUTH] });
   const applied = await serverSideApplyStrict('defaults');
   t.match(
     applied,
@@ -79,7 +90,8 @@ t.test(
           apiVersion: 'v1',
           kind: 'Secret',
           metadata: { name: 'hit-counter-redis-auth', namespace: 'eks' },
-          stringData: { 'redis-password': 'eks-test-password' },
+          // one password per Redis user, as the ExternalSecret writes them
+          stringData: Object.fromEntries(REDIS_SECRET_KEYS.map((k) => [k, `eks-test-${k}`])),
         },
       ]
         .map((o) => JSON.stringify(o))

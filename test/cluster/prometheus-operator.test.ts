@@ -13,7 +13,7 @@ import { parseManifests } from '../../tools/lib/helm.ts';
 import { scrapeJobs } from '../../tools/lib/prometheus-config.ts';
 import { requireBinary, waitFor } from '../../tools/lib/proc.ts';
 import { NAMESPACE } from '../../tools/stack/monitoring.ts';
-import { clusterFor, installReady } from './fixture.ts';
+import { clusterFor, DEV_AUTH, installReady } from './fixture.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;
@@ -22,7 +22,7 @@ const run = promisify(execFile);
 const c = await clusterFor(t, { prometheusOperator: true });
 
 // The chart as the local stack renders it (tools/stack/monitoring.ts), installed for real.
-const set = ['servicemonitor.enabled=true'];
+const set = ['servicemonitor.enabled=true', DEV_AUTH];
 await installReady(c, { namespace: NAMESPACE, set });
 const objects = parseManifests(await c.helm(['get', 'manifest', 'hit-counter', '-n', NAMESPACE]));
 // The local stack's scrape jobs for the same objects, by job name.

@@ -199,13 +199,26 @@ t.test(
       set: ['redis.architecture=replication', 'nginx.enabled=false', 'redis.backup.enabled=false'],
     });
     await waitReady(c, ns, 300_000);
+    // As operators do: the chart's redis-node.sh logs in as the admin ACL user from the Secret.
     const cli = (pod: string, ...args: string[]): Promise<string> =>
-      c.kubectl(['exec', '-n', ns, pod, '-c', 'redis', '--', 'redis-cli', '--no-auth-warning', ...args]);
+      c.kubectl([
+        'exec',
+        '-n',
+        ns,
+        pod,
+        '-c',
+        'redis',
+        '--',
+        'sh',
+        '/etc/redis/redis-node.sh',
+        'cli',
+        ...args,
+      ]);
     const sentinelPrimary = async (): Promise<string> =>
       (
         await c.kubectl([
           ...['exec', '-n', ns, 'hit-counter-redis-0', '-c', 'sentinel', '--'],
-          ...['redis-cli', '-p', '26379', '--no-auth-warning', 'SENTINEL', 'get-master-addr-by-name'],
+          ...['sh', '/etc/redis/redis-node.sh', 'cli', 'SENTINEL', 'get-master-addr-by-name'],
           'hit-counter',
         ])
       ).split('\n')[0] ?? '';
@@ -472,9 +485,9 @@ t.test('backup Job writes an RDB; the README restore brings back that exact coun
     { timeoutMs: 120_000, what: 'the restore helper pod' },
   );
   await c.kubectl(['delete', 'pod', '-n', APP_NS, 'restore-helper']);
-  // 3. Redis once with AOF off, so it loads the RDB
+  // 3. Redis once with AOF off, so it loads the RDB (redis-node.sh passes args to redis-server)
   const sts = await getJson(['statefulset', 'hit-counter-redis', '-n', APP_NS]);
-  const args = sts.spec.template.spec.containers[0].args as string[];
+  t.equal(sts.spec.template.spec.containers[0].args, undefined, 'the chart gives Redis no extra args');
   await c.kubectl([
     'patch',
     '-n',
@@ -483,7 +496,7 @@ t.test('backup Job writes an RDB; the README restore brings back that exact coun
     '--type=json',
     '-p',
     JSON.stringify([
-      { op: 'replace', path: '/spec/template/spec/containers/0/args/0', value: `${args[0]} --appendonly no` },
+      { op: 'add', path: '/spec/template/spec/containers/0/args', value: ['--appendonly', 'no'] },
     ]),
   ]);
   await c.kubectl(['scale', '-n', APP_NS, 'statefulset/hit-counter-redis', '--replicas=1']);
@@ -497,8 +510,9 @@ t.test('backup Job writes an RDB; the README restore brings back that exact coun
       'redis',
       '--',
       'sh',
-      '-c',
-      `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ${a.join(' ')}`,
+      '/etc/redis/redis-node.sh',
+      'cli',
+      ...a,
     ]);
   await waitFor(async () => (await redisCli('PING')).trim() === 'PONG', {
     timeoutMs: 120_000,
@@ -520,7 +534,7 @@ t.test('backup Job writes an RDB; the README restore brings back that exact coun
     async () => {
       const [p] = await pods(APP_NS, 'app.kubernetes.io/component=redis');
       return (
-        p?.spec.containers[0].args[0] === args[0] &&
+        p?.spec.containers[0].args === undefined &&
         p?.status.containerStatuses?.every((s: Obj) => s.ready) === true
       );
     },

@@ -1,5 +1,6 @@
 // Bad input through nginx: every request below gets a 4xx (from nginx or the service), none is
-// counted, slow clients do not starve others, and every process is still running afterwards.
+// counted, the service's /metrics and /ready are not public, HTTP/1.0 without Host is served, slow
+// clients do not starve others, and every process is still running afterwards.
 import { connect, type Socket } from 'node:net';
 import t from 'tap';
 import { waitFor } from '../../tools/lib/proc.ts';
@@ -63,6 +64,23 @@ t.test('bad input through nginx', async (t) => {
   const version = statusOf(await rawExchange(port, `GET / HTTP/9.9\r\n${host}Connection: close\r\n\r\n`));
   t.equal(version, 505, 'HTTP/9.9: 505 HTTP Version Not Supported');
   t.equal(await stack.counter(), before, 'nothing was counted');
+
+  // The service's readiness and metrics are not public (Prometheus and probes reach the pods).
+  const replica = `http://127.0.0.1:${stack.services[0]?.port}`;
+  for (const path of ['/metrics', '/ready']) {
+    const res = await fetch(new URL(path, stack.url));
+    t.equal(res.status, 404, `${path} through nginx: 404`);
+    await res.arrayBuffer();
+    const direct = await fetch(`${replica}${path}`);
+    t.equal(direct.status, 200, `${path} on the replica itself: 200`);
+    await direct.arrayBuffer();
+  }
+
+  // HTTP/1.0 needs no Host header: served, and counted once.
+  const v10 = await rawExchange(port, 'GET / HTTP/1.0\r\nAccept: text/plain\r\n\r\n');
+  t.equal(statusOf(v10), 200, 'HTTP/1.0 without Host: 200');
+  t.match(v10, /Holla! we have hit \d+ times/);
+  t.equal(await stack.counter(), before + 1n, 'and counted once');
 
   t.test('slow clients do not starve others and are not counted', async (t) => {
     const slow: Socket[] = [];

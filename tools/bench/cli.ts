@@ -1,11 +1,14 @@
 // npm run bench -- [--duration S] [--connections 1,16,64,256] [--replicas N] [--modes batch,everysec,ha,nobatch,memory]
 //                  [--out DIR] [--threads T] [--warmup S] [--ready-runs N] [--redis-bench-requests N]
 // Runs the benchmark (run.ts), writes <out>/<stamp>.json, .md, .svg and latest.svg, prints the table.
+// npm run bench -- --overload [--duration S] [--replicas N]: the overload phases (overload.ts),
+// printed as a table.
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { markdownReport } from './markdown.ts';
+import { overloadUsage, parseOverloadOptions, runOverload } from './overload.ts';
 import { writeResults, type BenchResults } from './results.ts';
 import { MODES, runBench, type BenchOptions, type Mode } from './run.ts';
 import { evaluateTargets } from './targets.ts';
@@ -23,7 +26,9 @@ const usage = `usage: npm run bench -- [options]
   --ready-runs N            start → ready measurements per mode (default 5)
   --redis-bench-requests N  requests per redis-benchmark run, 0 = skip (default 100000)
   --rss-hits N              before reading replica memory, load until each served N hits (default 100000, 0 = no)
-  --node-options=FLAGS      NODE_OPTIONS for the service replicas, e.g. --node-options="--max-semi-space-size=1"`;
+  --node-options=FLAGS      NODE_OPTIONS for the service replicas, e.g. --node-options="--max-semi-space-size=1"
+  --overload                the overload phases instead (below)
+${overloadUsage}`;
 
 export class UsageError extends Error {}
 
@@ -96,6 +101,22 @@ function versions(): Record<string, string> {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--overload')) {
+    let ov;
+    try {
+      ov = parseOverloadOptions(process.argv.slice(2));
+    } catch (err) {
+      console.error(`bench: ${(err as Error).message}\n${overloadUsage}`);
+      process.exit(2);
+    }
+    console.log(
+      `bench: load average ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')} on ${cpus().length} CPUs`,
+    );
+    console.log(`\n${await runOverload(ov, (line) => console.log(`bench: ${line}`))}`);
+    return;
+  }
   let o;
   try {
     o = parseOptions(process.argv.slice(2));

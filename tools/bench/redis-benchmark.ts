@@ -46,9 +46,9 @@ export async function redisBenchmark(o: {
   signal?: AbortSignal;
 }): Promise<RedisBenchmark> {
   const bin = requireBinary('redis-benchmark');
-  // redis-benchmark reads no password from the environment: -a it is (the stack's password is a
-  // random one of this run).
-  const args = ['-h', '127.0.0.1', '-p', String(o.port), '-a', o.password, '-t', 'incr'];
+  // redis-benchmark reads no password from the environment: -a it is, as the stack's admin ACL
+  // user (its password is a random one of this run).
+  const args = ['-h', '127.0.0.1', '-p', String(o.port), '--user', 'admin', '-a', o.password, '-t', 'incr'];
   args.push('-c', String(o.connections), '-n', String(o.requests), '--csv');
   const { stdout } = await run(bin, args, { timeout: 300_000, signal: o.signal });
   const r = parseRedisBenchmarkCsv(stdout);

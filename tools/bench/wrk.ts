@@ -44,19 +44,22 @@ export async function runWrk(o: {
   connections: number;
   seconds: number;
   threads?: number;
+  /** seconds of the HEAD-only drain after the GETs (default 1); longer under heavy overload */
+  drainSeconds?: number;
   /** aborting kills wrk */
   signal?: AbortSignal;
 }): Promise<WrkResult> {
   const bin = requireBinary('wrk');
   if (!Number.isInteger(o.seconds) || o.seconds < 1) throw new Error(`seconds must be an integer >= 1`);
   const threads = Math.min(o.threads ?? 2, o.connections);
+  const drain = o.drainSeconds ?? DRAIN_SECONDS;
   const numbersFile = join(tempDir('bench-wrk-'), 'numbers.txt');
   const args = [
     `-t${threads}`,
     `-c${o.connections}`,
-    `-d${o.seconds + DRAIN_SECONDS}s`,
+    `-d${o.seconds + drain}s`,
     '--timeout',
-    `${o.seconds + DRAIN_SECONDS + 5}s`,
+    `${o.seconds + drain + 5}s`,
     '--latency',
     '-s',
     script,

@@ -504,6 +504,12 @@ function nodeManifest(name: string, i: number): object {
         type: 'kwok',
       },
     },
+    // What the scheduler fits pods into (kwok keeps what the node states): the chart's pods ask for
+    // ephemeral storage, which a node without that capacity could never hold.
+    status: {
+      capacity: { cpu: '32', memory: '256Gi', pods: '110', 'ephemeral-storage': '100Gi' },
+      allocatable: { cpu: '32', memory: '256Gi', pods: '110', 'ephemeral-storage': '100Gi' },
+    },
   };
 }
 

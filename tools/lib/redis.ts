@@ -18,6 +18,8 @@ export type RedisOptions = {
   port?: number;
   /** AUTH password the helper's own commands use (set it in the config or with --requirepass). */
   password?: string;
+  /** ACL user the helper's own commands log in as, with `password` (default: Redis' default user). */
+  user?: string;
   startTimeoutMs?: number;
   /**
    * Launch this instead of redis-server with the options above (e.g. the chart's redis-node.sh,
@@ -65,10 +67,15 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
       ? spawnProcess(opts.launch.command, opts.launch.args, { env: opts.launch.env, logFile })
       : spawnProcess(server, args, { logFile });
     const cli = async (...cmd: string[]) => {
-      const auth = opts.password ? ['--no-auth-warning', '-a', opts.password] : [];
-      const { stdout } = await run(cliBin, ['-h', '127.0.0.1', '-p', String(port), ...auth, ...cmd], {
-        timeout: 10_000,
-      });
+      const user = opts.user ? ['--user', opts.user] : [];
+      // The password travels in the environment, never on a command line.
+      const { REDISCLI_AUTH: _inherited, ...env } = process.env;
+      if (opts.password) env.REDISCLI_AUTH = opts.password;
+      const { stdout } = await run(
+        cliBin,
+        ['-h', '127.0.0.1', '-p', String(port), '--no-auth-warning', ...user, ...cmd],
+        { timeout: 10_000, env },
+      );
       return stdout.trim();
     };
     proc.exited.catch(() => {});

@@ -9,21 +9,24 @@ import type { RedisServer } from '../lib/redis.ts';
 
 const run = promisify(execFile);
 
-/** Runs the chart's backup.sh against a live Redis; resolves with the path of the new RDB file. */
+/**
+ * Runs the chart's backup.sh against a live Redis with the backup container's env (`env`: its Redis
+ * user and password) at the local address; resolves with the path of the new RDB file.
+ */
 export async function runBackupScript(o: {
   script: string;
   redis: RedisServer;
-  password: string;
+  env: Record<string, string>;
   backupDir: string;
   keep?: number;
 }): Promise<string> {
   const file = join(o.backupDir, '..', 'backup.sh');
   writeFileSync(file, o.script);
   const env = {
-    ...process.env,
+    PATH: process.env.PATH,
+    ...o.env,
     REDIS_HOST: '127.0.0.1',
     REDIS_PORT: String(o.redis.port),
-    REDISCLI_AUTH: o.password,
     BACKUP_DIR: o.backupDir,
     BACKUP_KEEP: String(o.keep ?? 8),
   };

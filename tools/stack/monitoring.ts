@@ -2,8 +2,10 @@
 // at it, and Prometheus scraping them and the service replicas with the scrape configuration derived
 // from the chart's rendered ServiceMonitors and the rules of its rendered PrometheusRule. Everything
 // lives in a temp dir (config, targets, TSDB) and every process is stopped by pid.
+import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { helmTemplate, parseManifests, type K8sObject } from '../lib/helm.ts';
 import { freePort } from '../lib/ports.ts';
@@ -71,13 +73,71 @@ export interface Monitoring {
   stop(): Promise<void>;
 }
 
+const run = promisify(execFile);
+
+/**
+ * redis_exporter (Debian's prometheus-redis-exporter) for the stack's Redis as the chart's pod runs
+ * it: the exporter container's environment (its own Redis user, the password file instead of a
+ * password), the file written by the chart's redis-node.sh as the pod's init container writes it,
+ * and only the addresses local. Resolves once it answers /health; the caller stops it by pid.
+ */
+export async function startRedisExporter(
+  stack: Stack,
+  o: { dir: string; port?: number },
+): Promise<{ proc: Proc; port: number }> {
+  if (!stack.redis) throw new Error('redis_exporter needs the stack with Redis (not --memory)');
+  const bin = requireBinary('prometheus-redis-exporter');
+  const env = stack.rendered.exporterEnv;
+  const address = `redis://127.0.0.1:${stack.redis.port}`;
+  const passwordFile = join(o.dir, 'redis-exporter-passwords.json');
+  try {
+    await run('sh', [stack.nodeScript, 'exporter-auth', passwordFile, address], {
+      env: { PATH: process.env.PATH, AUTH_DIR: stack.authDir },
+      timeout: 10_000,
+    });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`redis-node.sh exporter-auth: ${(e.stderr || e.message).trim()}`, { cause: err });
+  }
+  const port = o.port ?? (await freePort());
+  const proc = spawnProcess(bin, [], {
+    env: {
+      PATH: process.env.PATH,
+      ...env,
+      REDIS_ADDR: address,
+      REDIS_PASSWORD_FILE: passwordFile,
+      REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `127.0.0.1:${port}`,
+    },
+    logFile: join(o.dir, 'redis-exporter.log'),
+  });
+  proc.exited.catch(() => {});
+  try {
+    await waitFor(
+      async () => {
+        if (proc.hasExited()) return true;
+        const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) });
+        await res.arrayBuffer();
+        return res.ok;
+      },
+      { timeoutMs: 15_000, what: `redis_exporter answering on port ${port}` },
+    );
+  } catch (err) {
+    await proc.stop({ signal: 'SIGKILL' });
+    throw err;
+  }
+  if (proc.hasExited())
+    throw new Error(`redis_exporter exited at start (log: ${proc.logFile}):\n${proc.log()}`);
+  return { proc, port };
+}
+
 /** The chart rendered as the stack renders it, with the servicemonitor subchart and the operator's API on. */
 export async function renderMonitored(set: string[] = []): Promise<K8sObject[]> {
   const text = await helmTemplate({
     chartDir,
     releaseName: RELEASE,
     namespace: NAMESPACE,
-    set: ['servicemonitor.enabled=true', ...set],
+    // Redis auth needs a password source to render; only the monitoring objects are read here.
+    set: ['servicemonitor.enabled=true', 'global.redis.auth.password=rendered-only', ...set],
     apiVersions: ['monitoring.coreos.com/v1'],
   });
   return parseManifests(text);
@@ -86,7 +146,6 @@ export async function renderMonitored(set: string[] = []): Promise<K8sObject[]> 
 export async function startMonitoring(stack: Stack, o: MonitoringOptions = {}): Promise<Monitoring> {
   const bins = {
     prometheus: requireBinary('prometheus'),
-    redis: requireBinary('prometheus-redis-exporter'),
     nginx: requireBinary('prometheus-nginx-exporter'),
   };
   if (!stack.redis) throw new Error('monitoring needs the stack with Redis (not --memory)');
@@ -107,21 +166,7 @@ export async function startMonitoring(stack: Stack, o: MonitoringOptions = {}): 
   };
 
   try {
-    const redisPort = stack.redis.port;
-    const redisExporterPort = await freePort();
-    const redisExporter = spawnProcess(
-      bins.redis,
-      [
-        '-redis.addr',
-        `redis://127.0.0.1:${redisPort}`,
-        '-web.listen-address',
-        `127.0.0.1:${redisExporterPort}`,
-      ],
-      {
-        env: { ...process.env, REDIS_PASSWORD: stack.redisPassword },
-        logFile: join(dir, 'redis-exporter.log'),
-      },
-    );
+    const { proc: redisExporter, port: redisExporterPort } = await startRedisExporter(stack, { dir });
     procs.push(redisExporter);
 
     const nginxExporterPort = await freePort();

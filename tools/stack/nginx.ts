@@ -1,7 +1,8 @@
 // A local nginx master running a rendered nginx.conf: checked with `nginx -t` before every start
-// and reload, reloaded by SIGHUP to the master pid, stopped by pid.
+// and reload, reloaded by SIGHUP to the master pid, stopped by pid. Its workers must run with the
+// config's worker_rlimit_nofile, or the stack refuses to start.
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { requireBinary, spawnProcess, waitFor, type Proc } from '../lib/proc.ts';
@@ -50,6 +51,16 @@ export async function startNginx(o: NginxOptions): Promise<Nginx> {
     const why = lines.find((l) => l.includes('[emerg]')) ?? lines.at(-1) ?? '';
     throw new Error(`nginx exited at start: ${why} (log: ${o.logFile})`);
   }
+  // A worker sets its limit as it starts: polled until every worker has, or the deadline passes.
+  const filesOk = await waitFor(() => !fileLimitProblem(proc.pid, o.confText), {
+    timeoutMs: 5000,
+    what: 'the nginx workers to set their open-file limit',
+  }).catch(() => false);
+  if (!filesOk) {
+    const problem = fileLimitProblem(proc.pid, o.confText);
+    await killAll(proc);
+    throw new Error(problem ?? 'the nginx workers did not set their open-file limit');
+  }
 
   return {
     pid: proc.pid,
@@ -81,6 +92,31 @@ export async function startNginx(o: NginxOptions): Promise<Nginx> {
       if (!graceful) await killAll(proc);
     },
   };
+}
+
+/**
+ * Why a worker runs with fewer open files than the config's worker_rlimit_nofile, if one does.
+ * nginx sets the limit itself (setrlimit), which fails, with only an alert in its log, above the
+ * hard limit of a non-root user; the workers would then run out of files before their connections.
+ */
+export function fileLimitProblem(masterPid: number, confText: string): string | undefined {
+  const want = Number(/^\s*worker_rlimit_nofile\s+(\d+)\s*;/m.exec(confText)?.[1] ?? 0);
+  if (!want) return undefined;
+  for (const pid of childPids(masterPid)) {
+    let limits: string;
+    try {
+      limits = readFileSync(`/proc/${pid}/limits`, 'utf8');
+    } catch {
+      continue; // a worker that just exited
+    }
+    const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1] ?? 0);
+    if (soft < want)
+      return (
+        `nginx worker ${pid} may open ${soft} files, below the config's worker_rlimit_nofile ${want}: ` +
+        `raise the hard limit (ulimit -Hn ${want}) of the shell that starts the stack`
+      );
+  }
+  return undefined;
 }
 
 /** SIGKILL to the master and each of its workers (recorded first: they outlive a killed master). */

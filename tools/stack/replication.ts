@@ -1,7 +1,7 @@
 // The replication architecture on loopback: N redis-server and N redis-sentinel processes, each
-// started by the chart's own redis-node.sh with the chart's rendered redis.conf and sentinel.conf,
-// as the StatefulSet's containers start them (only the addresses differ: 127.0.0.1 and a port each
-// instead of pod DNS names).
+// started by the chart's own redis-node.sh with the chart's rendered redis.conf, ACL users and
+// sentinel.conf and the users' password files, as the StatefulSet's containers start them (only the
+// addresses differ: 127.0.0.1 and a port each instead of pod DNS names).
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,24 +37,27 @@ export interface Replication {
 export async function startReplication(o: {
   dir: string;
   rendered: Rendered;
-  password: string;
+  /** the users' password files (redis-node.sh's AUTH_DIR) */
+  authDir: string;
+  /** the user and password the helper's own redis-cli calls log in as */
+  admin: { user: string; password: string | undefined };
   nodes: number;
 }): Promise<Replication> {
   requireBinary('redis-sentinel');
   const { sentinelConf, redisNodeScript } = o.rendered;
-  if (!sentinelConf || !redisNodeScript)
-    throw new Error(
-      'the chart rendered no sentinel.conf or redis-node.sh: is redis.architecture=replication set?',
-    );
+  if (!sentinelConf)
+    throw new Error('the chart rendered no sentinel.conf: is redis.architecture=replication set?');
   const primaryName = /^sentinel monitor (\S+) /m.exec(sentinelConf)?.[1];
   if (!primaryName) throw new Error('the rendered sentinel.conf has no "sentinel monitor" line');
   const files = {
     script: join(o.dir, 'redis-node.sh'),
     redisConf: join(o.dir, 'redis.conf'),
+    usersAcl: join(o.dir, 'users.acl'),
     sentinelConf: join(o.dir, 'sentinel.conf'),
   };
   writeFileSync(files.script, redisNodeScript);
   writeFileSync(files.sentinelConf, sentinelConf);
+  writeFileSync(files.usersAcl, o.rendered.usersAcl);
   o.rendered.writeRedisConf(files.redisConf);
 
   const nodePorts = await Promise.all(Array.from({ length: o.nodes }, () => freePort()));
@@ -65,7 +68,7 @@ export async function startReplication(o: {
     SENTINELS: sentinelPorts.map(address).join(' '),
     PRIMARY_NAME: primaryName,
     INITIAL_PRIMARY: address(nodePorts[0] as number),
-    REDIS_PASSWORD: o.password,
+    AUTH_DIR: o.authDir,
   };
   const dirOf = (kind: string, i: number): string => {
     const d = join(o.dir, `${kind}-${i}`);
@@ -78,12 +81,12 @@ export async function startReplication(o: {
     const dir = dirOf(role, i);
     const own =
       role === 'redis'
-        ? { REDIS_CONF: files.redisConf, DATA_DIR: dir }
+        ? { REDIS_CONF: files.redisConf, USERS_ACL: files.usersAcl, RUN_DIR: dirOf('run', i), DATA_DIR: dir }
         : { SENTINEL_CONF: files.sentinelConf, SENTINEL_DIR: dir };
     return startRedis({
       port,
       dir,
-      password: o.password,
+      ...o.admin,
       launch: {
         command: 'sh',
         args: [files.script, role, '--bind', '127.0.0.1'],

@@ -1,10 +1,11 @@
-// The local stack: redis-server with the chart's redis.conf (or, with `ha`, the chart's replication
-// architecture: replication.ts), N service replicas configured like the chart's Deployment, and
+// The local stack: redis-server with the chart's redis.conf and ACL users, started by the chart's
+// redis-node.sh (or, with `ha`, the chart's replication architecture: replication.ts), N service
+// replicas configured like the chart's Deployment (the service's own Redis user), and
 // nginx with the chart's nginx.conf in front of them. Kubernetes' moves
 // (rolling restart with readiness drain, a crashed pod replaced, Redis restarted) are methods here,
 // so the CLI and the tests share one implementation.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../lib/ports.ts';
 import { requireBinary, tempDir } from '../lib/proc.ts';
@@ -44,7 +45,14 @@ export interface Stack {
   replication: Replication | undefined;
   /** with ha: asks the Sentinels for the primary (and points `redis` at it) */
   primary(): Promise<RedisServer>;
+  /** the Redis users' passwords by user (the chart's Secret); `redis.cli` logs in as admin */
+  redisUsers: Record<string, string>;
+  /** the admin user's password (redisUsers.admin): a client must log in with `--user admin` */
   redisPassword: string;
+  /** the Secret as the pods mount it: one `<user>-password` file per user (redis-node.sh's AUTH_DIR) */
+  authDir: string;
+  /** the chart's node script (redis-node.sh), as the pods run it */
+  nodeScript: string;
   /** the live replicas, in rotation order; replaced entries are new objects */
   services: Replica[];
   nginx: Nginx;
@@ -91,7 +99,8 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     mkdirSync(d, { recursive: true, mode: 0o755 });
   const nginxPort = o.port ?? (await freePort());
   const nginxStatusPort = await freePort();
-  const redisPassword = randomBytes(18).toString('base64url');
+  // The development password source: the chart derives every Redis user's password from it.
+  const authPassword = randomBytes(18).toString('base64url');
 
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
@@ -106,28 +115,55 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       prefix: nginxPrefix,
       accessLog: join(logs, 'nginx-access.log'),
       errorLog: join(logs, 'nginx-error.log'),
+      password: authPassword,
       set: [...(o.ha ? ['redis.architecture=replication'] : []), ...(o.set ?? [])],
     };
     const rendered = await renderStack({ ...renderOpts, upstreams: ports.map(upstream) });
+    const authDir = join(dir, 'redis-auth');
+    rendered.writeAuthDir(authDir);
+    const redisUsers = Object.fromEntries(
+      Object.entries(rendered.redisSecret).map(([key, value]) => [key.replace(/-password$/, ''), value]),
+    );
+    const admin = { user: 'admin', password: redisUsers.admin };
+    // The chart's files as the pods mount them: redis.conf, the ACL users, the node script.
+    const files = {
+      redisConf: join(dir, 'redis.conf'),
+      usersAcl: join(dir, 'users.acl'),
+      script: join(dir, 'redis-node.sh'),
+      run: join(dir, 'redis-run'),
+    };
+    rendered.writeRedisConf(files.redisConf);
+    writeFileSync(files.usersAcl, rendered.usersAcl);
+    writeFileSync(files.script, rendered.redisNodeScript);
+    mkdirSync(files.run, { recursive: true, mode: 0o700 });
 
     let redis: RedisServer | undefined;
     let redisPort = 0;
     const launchRedis = async (extraArgs: string[] = []): Promise<RedisServer> => {
-      const configFile = join(dir, 'redis.conf');
-      rendered.writeRedisConf(configFile);
+      redisPort ||= await freePort();
+      // The StatefulSet's redis container: `redis-node.sh redis`, extra redis-server arguments after.
       const r = await startRedis({
-        configFile,
         dir: redisDir,
-        port: redisPort || undefined,
-        password: redisPassword,
-        args: ['--requirepass', redisPassword, ...extraArgs],
+        port: redisPort,
+        ...admin,
+        launch: {
+          command: 'sh',
+          args: [files.script, 'redis', '--port', String(redisPort), '--bind', '127.0.0.1', ...extraArgs],
+          env: {
+            PATH: process.env.PATH,
+            AUTH_DIR: authDir,
+            REDIS_CONF: files.redisConf,
+            USERS_ACL: files.usersAcl,
+            RUN_DIR: files.run,
+            DATA_DIR: redisDir,
+          },
+        },
       });
-      redisPort = r.port;
       return r;
     };
     let replication: Replication | undefined;
     if (o.ha) {
-      replication = await startReplication({ dir: redisDir, rendered, password: redisPassword, nodes: 3 });
+      replication = await startReplication({ dir: redisDir, rendered, authDir, admin, nodes: 3 });
       cleanups.push(() => (replication as Replication).stop());
       redis = replication.nodes[await replication.primary()];
     } else if (o.store !== 'memory') {
@@ -137,18 +173,19 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     const noSingleRedis = (what: string): Error =>
       new Error(`${what}: the stack runs Redis with Sentinel: use stack.replication (stopNode, startNode)`);
 
+    // The chart's service env (its Redis user and password included), at the local addresses.
     const serviceEnv: Record<string, string> = { ...rendered.serviceEnv, ...o.env };
     delete serviceEnv.REDIS_URL;
-    delete serviceEnv.REDIS_PASSWORD;
     if (replication) {
       // the chart's Sentinel settings, at the local addresses
       serviceEnv.REDIS_SENTINELS = replication.sentinelList;
-      serviceEnv.REDIS_PASSWORD = redisPassword;
     } else if (redis) {
       // the chart's database number, at the local address
       const db = new URL(rendered.serviceEnv.REDIS_URL ?? 'redis://x/0').pathname || '/0';
       serviceEnv.REDIS_URL = `redis://127.0.0.1:${redis.port}${db}`;
-      serviceEnv.REDIS_PASSWORD = redisPassword;
+    } else {
+      delete serviceEnv.REDIS_USERNAME;
+      delete serviceEnv.REDIS_PASSWORD;
     }
     if (o.env?.REDIS_URL) serviceEnv.REDIS_URL = o.env.REDIS_URL;
 
@@ -188,7 +225,10 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
         redis = replication.nodes[await replication.primary()] as RedisServer;
         return redis;
       },
-      redisPassword,
+      redisUsers,
+      redisPassword: redisUsers.admin ?? '',
+      authDir,
+      nodeScript: files.script,
       services,
       nginx,
       logs,
@@ -251,7 +291,7 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
         return runBackupScript({
           script: rendered.backupScript,
           redis: from,
-          password: redisPassword,
+          env: rendered.backupEnv,
           backupDir,
         });
       },

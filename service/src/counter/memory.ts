@@ -23,5 +23,9 @@ export class MemoryStore implements CounterStore {
     return { ready: true, detail: 'embedded store' };
   }
 
+  async check(): Promise<StoreStatus> {
+    return this.status();
+  }
+
   async close(): Promise<void> {}
 }

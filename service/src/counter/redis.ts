@@ -9,6 +9,14 @@
 // Sentinel promotes (the one with the largest replication offset) has every number answered 200.
 // A batch not acknowledged in time is answered 503 although the primary counted it: an over-count
 // (kind="unreplicated"), never a number given twice.
+//
+// Every hit is answered within its deadline (1.5 x the command timeout, from its arrival), also
+// when it queued behind a batch that is still waiting for Redis: see batcher.ts.
+//
+// Readiness follows Redis's answers, not only the connection: a hung Redis keeps its TCP connection
+// open, so the store is not ready while a command has waited longer than STALL_FRACTION of the
+// command timeout, or after a command timed out until Redis answers again. When nothing has answered
+// lately, check() sends a PING (one at a time) and waits for it at most that long.
 import { Redis, type RedisOptions } from 'ioredis';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Metrics } from '../metrics.ts';
@@ -22,7 +30,9 @@ export type RedisStoreOptions = {
   sentinels?: { host: string; port: number }[];
   sentinelName?: string;
   db?: number;
-  /** Password of Redis and of the sentinels. */
+  /** ACL user of Redis and of the sentinels (undefined: Redis' default user). */
+  username?: string | undefined;
+  /** Password of that user, on Redis and on the sentinels. */
   password: string | undefined;
   /** Replicas that must acknowledge each batch before it is answered (0 = no WAIT). */
   waitReplicas?: number;
@@ -36,6 +46,13 @@ export type RedisStoreOptions = {
 
 const RECONNECT_MAX_MS = 2000;
 const QUIT_TIMEOUT_MS = 1000;
+export const COMMAND_TIMEOUT_MS = 1000;
+/** A hit's deadline, from its arrival, as a multiple of the command timeout (1.5 s by default). */
+export const HIT_DEADLINE_FACTOR = 1.5;
+/** A command unanswered for this fraction of the command timeout makes the store not ready. */
+const STALL_FRACTION = 0.75;
+/** An answer younger than this (ms) spares /ready its PING. */
+const FRESH_MS = 1000;
 
 export class RedisStore implements CounterStore {
   readonly kind = 'redis';
@@ -46,10 +63,20 @@ export class RedisStore implements CounterStore {
   readonly #log: FastifyBaseLogger;
   readonly #waitReplicas: number;
   readonly #waitMs: number;
+  readonly #stallMs: number;
   #lastError = '';
+  /** Commands sent and not settled: id → when sent (insertion order = oldest first). */
+  readonly #pending = new Map<number, number>();
+  #nextId = 0;
+  /** When Redis last answered anything (a reply or a Redis error). */
+  #lastAnswerAt = 0;
+  /** A command timed out and Redis has not answered since. */
+  #timedOut = false;
+  #ping: Promise<unknown> | undefined;
 
   constructor(o: RedisStoreOptions) {
-    const timeout = o.commandTimeoutMs ?? 1000;
+    const timeout = o.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
+    this.#stallMs = Math.round(timeout * STALL_FRACTION);
     this.#key = o.key;
     this.#metrics = o.metrics;
     this.#log = o.log;
@@ -59,7 +86,12 @@ export class RedisStore implements CounterStore {
     this.#waitMs = Math.max(1, Math.floor(timeout / 2));
     const retry = (times: number): number => Math.min(50 * 2 ** times, RECONNECT_MAX_MS);
     const options: RedisOptions = {
+      username: o.username,
       password: o.password,
+      // Only the commands the service's ACL user has: no CLIENT SETINFO (nor CLIENT SETNAME: no
+      // connectionName). The ready check's INFO stays: it waits out LOADING and, behind Sentinel,
+      // checks that the node it was sent to is the primary.
+      disableClientInfo: true,
       connectTimeout: timeout,
       commandTimeout: timeout,
       // Fail fast instead of queueing or re-sending: a request never waits for a reconnect, and a
@@ -80,6 +112,7 @@ export class RedisStore implements CounterStore {
         sentinels: o.sentinels,
         name: o.sentinelName ?? 'hit-counter',
         db: o.db ?? 0,
+        sentinelUsername: o.username,
         sentinelPassword: o.password,
         sentinelRetryStrategy: retry,
         sentinelCommandTimeout: timeout,
@@ -93,6 +126,9 @@ export class RedisStore implements CounterStore {
     }
     this.client.on('ready', () => {
       this.#lastError = '';
+      // a new connection: the ready check (INFO) was answered
+      this.#timedOut = false;
+      this.#lastAnswerAt = performance.now();
       this.#log.info({ store: 'redis' }, 'redis connection ready');
     });
     this.client.on('error', (err: Error) => {
@@ -104,6 +140,16 @@ export class RedisStore implements CounterStore {
     this.#batcher = new Batcher(
       this.#waitReplicas > 0 ? (k) => this.#incrByReplicated(k) : (k) => this.#incrBy(k),
       o.batchMax,
+      {
+        deadlineMs: Math.round(timeout * HIT_DEADLINE_FACTOR),
+        deadlineError: (sent, ms) =>
+          new StoreError(
+            'timeout',
+            sent
+              ? `redis: no answer within ${ms} ms of the hit's arrival (in flight: it may still be counted)`
+              : `redis: no answer within ${ms} ms of the hit's arrival (still queued: not counted)`,
+          ),
+      },
     );
     // Connect in the background: the process serves /health while Redis is unreachable.
     this.client.connect().catch(() => {});
@@ -124,7 +170,32 @@ export class RedisStore implements CounterStore {
 
   status(): StoreStatus {
     const status = this.client.status;
-    return { ready: status === 'ready', detail: `redis ${status}` };
+    if (status !== 'ready') return { ready: false, detail: `redis ${status}` };
+    if (this.#timedOut) return { ready: false, detail: 'redis timed out and has not answered since' };
+    const oldest = this.#pending.values().next().value;
+    const waited = oldest === undefined ? 0 : performance.now() - oldest;
+    if (waited > this.#stallMs)
+      return { ready: false, detail: `redis has not answered for ${Math.round(waited)} ms` };
+    return { ready: true, detail: 'redis ready' };
+  }
+
+  async check(): Promise<StoreStatus> {
+    const status = this.status();
+    if (this.client.status !== 'ready') return status;
+    if (status.ready && performance.now() - this.#lastAnswerAt < FRESH_MS) return status;
+    // Nothing answered lately, or the last command timed out: ask Redis itself, briefly.
+    this.#ping ??= this.#track(() => this.client.ping()).finally(() => (this.#ping = undefined));
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      this.#ping.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(resolve, this.#stallMs, false))),
+    ]);
+    clearTimeout(timer);
+    if (!answered) return { ready: false, detail: `redis did not answer PING within ${this.#stallMs} ms` };
+    return this.status();
   }
 
   async close(): Promise<void> {
@@ -169,10 +240,32 @@ export class RedisStore implements CounterStore {
     return BigInt(value);
   }
 
+  /** Runs one command, keeping the facts readiness needs: what is pending, when Redis last answered. */
+  async #track<T>(run: () => Promise<T>): Promise<T> {
+    const id = this.#nextId++;
+    this.#pending.set(id, performance.now());
+    try {
+      const value = await run();
+      this.#answered();
+      return value;
+    } catch (err) {
+      if ((err as Error).name === 'ReplyError') this.#answered();
+      else if ((err as Error).message === 'Command timed out') this.#timedOut = true;
+      throw err;
+    } finally {
+      this.#pending.delete(id);
+    }
+  }
+
+  #answered(): void {
+    this.#timedOut = false;
+    this.#lastAnswerAt = performance.now();
+  }
+
   async #command<T>(run: () => Promise<T>): Promise<T> {
     const end = this.#metrics.redisDuration.startTimer();
     try {
-      return await run();
+      return await this.#track(run);
     } catch (err) {
       const kind = classify(err);
       this.#metrics.storeErrors.inc({ kind });

@@ -20,7 +20,10 @@ export interface CounterStore {
   hit(): Promise<bigint>;
   /** The current value without counting. */
   current(): Promise<bigint>;
+  /** Readiness from what is known now (no I/O): the metrics gauge reads it. */
   status(): StoreStatus;
+  /** Readiness for /ready: may ask the store itself, and answers within a bound. */
+  check(): Promise<StoreStatus>;
   close(): Promise<void>;
 }
 

@@ -1,8 +1,10 @@
 #!/bin/sh
-# Takes an RDB snapshot of a live Redis with `redis-cli --rdb` (a replica-style SYNC, no command
-# to enable), stores it as $BACKUP_DIR/dump-<UTC time>.rdb and keeps the newest $BACKUP_KEEP.
-# Runs in the chart's backup CronJob and anywhere with sh and redis-cli:
-#   REDIS_HOST=127.0.0.1 REDIS_PORT=6379 REDISCLI_AUTH=<password> BACKUP_DIR=./backups BACKUP_KEEP=8 sh backup.sh
+# Takes an RDB snapshot of a live Redis with `redis-cli --rdb` (a replica-style SYNC: the backup
+# user may run only that handshake), stores it as $BACKUP_DIR/dump-<UTC time>.rdb and keeps the
+# newest $BACKUP_KEEP. Runs in the chart's backup CronJob and anywhere with sh and redis-cli:
+#   REDIS_HOST=127.0.0.1 REDIS_PORT=6379 REDIS_USER=backup REDISCLI_AUTH=<its password> \
+#     BACKUP_DIR=./backups BACKUP_KEEP=8 sh backup.sh
+# (REDIS_USER unset: redis-cli logs in as Redis' default user.)
 # Prints the path of the new backup on success.
 set -eu
 
@@ -31,7 +33,9 @@ partial="$BACKUP_DIR/.dump-$stamp.rdb.partial"
 final="$BACKUP_DIR/dump-$stamp.rdb"
 log="$BACKUP_DIR/.backup.log"
 
-if ! redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --no-auth-warning --rdb "$partial" >"$log" 2>&1; then
+set -- -h "$REDIS_HOST" -p "$REDIS_PORT" --no-auth-warning
+if [ -n "${REDIS_USER:-}" ]; then set -- "$@" --user "$REDIS_USER"; fi
+if ! redis-cli "$@" --rdb "$partial" >"$log" 2>&1; then
   why=$(tr '\n' ' ' <"$log")
   rm -f "$partial" "$log"
   fail "redis-cli --rdb from $REDIS_HOST:$REDIS_PORT failed: $why"

@@ -1,10 +1,12 @@
 # redis.conf of hit-counter (rendered from the chart values).
-# Not set here, passed on the command line instead so the same file runs anywhere:
-#   --dir <data dir>, --requirepass <password> (from the Secret, never in this file).
+# Not set here, passed on the command line instead (by redis-node.sh) so the same file runs anywhere:
+#   --dir <data dir>, --aclfile <the ACL users with their password hashes, from the Secret>.
 # Locally: redis-server redis.conf --port <port> --dir <dir> [--bind 127.0.0.1]
 port {{ .Values.global.redis.port }}
+# Every interface: clients reach the pod's address. Auth is always required (the ACL users, the
+# default user off); protected mode also refuses remote clients should this file run without them.
 bind * -::*
-protected-mode {{ ternary "yes" "no" .Values.global.redis.auth.enabled }}
+protected-mode yes
 daemonize no
 logfile ""
 loglevel notice

@@ -1,30 +1,22 @@
 {{/* Helpers of the redis subchart (the shared hc.* helpers are in the common library chart). */}}
 
-{{/* REDISCLI_AUTH from the Secret, for containers that run redis-cli. */}}
-{{- define "redis.cliAuthEnv" -}}
-{{- if .Values.global.redis.auth.enabled }}
-- name: REDISCLI_AUTH
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "hc.redisSecretName" . }}
-      key: {{ include "hc.redisSecretKey" . }}
-{{- end }}
+{{/* A probe running `redis-node.sh <.role> <.port>` in a container that mounts the scripts and the Secret. */}}
+{{- define "redis.probe" -}}
+exec:
+  command: ["sh", "/etc/redis/redis-node.sh", {{ .role | quote }}, {{ .port | quote }}]
 {{- end -}}
 
-{{/* A probe command: redis-cli PING on .port (default: Redis's) must answer PONG (or LOADING when .loading). */}}
-{{- define "redis.pingProbe" -}}
-exec:
-  command:
-    - sh
-    - -c
-    - |
-      out=$(redis-cli -h 127.0.0.1 -p {{ .port | default .ctx.Values.global.redis.port }} --no-auth-warning ping 2>&1)
-      {{- if .loading }}
-      case "$out" in PONG|LOADING*) exit 0 ;; esac
-      {{- else }}
-      [ "$out" = PONG ] && exit 0
-      {{- end }}
-      echo "$out"; exit 1
+{{/* The environment redis-node.sh needs to log in: the users' password files (the Secret, mounted). */}}
+{{- define "redis.authEnv" -}}
+- name: AUTH_DIR
+  value: /etc/redis-auth
+{{- end -}}
+
+{{/* The Secret's mount (every user's password, one file each), read-only. */}}
+{{- define "redis.authMount" -}}
+- name: auth
+  mountPath: /etc/redis-auth
+  readOnly: true
 {{- end -}}
 
 {{/* redis-node.sh's environment for a container announcing .port (the replication architecture). */}}
