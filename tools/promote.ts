@@ -1,25 +1,30 @@
 // Promotion CLI: the image tag each environment deploys lives in environments/<env>/values.yaml
-// (`image.tag`); Argo CD deploys whatever that file says on the main branch.
+// (`image.tag`); Argo CD deploys whatever that file says on the main branch. An environment with a
+// `chartRevision` in argocd/values.yaml (eks) deploys the chart of that commit: promoting to it
+// moves that too, to the commit the source environment runs.
 //
-//   npm run promote -- set <env> <tag>      deploy <tag> to <env>
+//   npm run promote -- set <env> <tag>      deploy <tag> to <env> (and the checkout's chart)
 //   npm run promote -- copy <from> <to>     deploy what <from> runs to <to>
-//   npm run promote -- show                 every environment and its tag
+//   npm run promote -- show                 every environment, its tag and its chart's revision
 //   npm run promote -- diff <env> --tag <tag> | --from <from>
 //                                           what that change does to <env>'s rendered manifests
 //
-// Only the tag's scalar changes; every other byte of the file (comments included) is kept. Running
-// a command twice changes nothing the second time. `--root <dir>` works on another checkout. Bad
-// input (usage, an unknown environment, an invalid tag) exits 2, any other failure 1.
+// Only the tag's scalar (and the chartRevision's) changes; every other byte of the files, comments
+// included, is kept. Running a command twice changes nothing the second time. `--root <dir>` works
+// on another checkout. Bad input (usage, an unknown environment, an invalid tag) exits 2, any other
+// failure 1.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isMap, isScalar, parseDocument, type Document, type Node, type Pair, type Scalar } from 'yaml';
-import { renderEnvironment } from './lib/environment.ts';
+import { chartPath, renderEnvironment } from './lib/environment.ts';
 
 const usage = `usage: npm run promote -- set <env> <tag> | copy <from> <to> | show | diff <env> (--tag <tag> | --from <env>)  [--root <dir>]
-tags: a release version X.Y.Z (optionally v-prefixed, optionally -prerelease) or sha-<7 to 40 hex digits>`;
+tags: a release version X.Y.Z (optionally v-prefixed, optionally -prerelease) or sha-<7 to 40 hex digits>
+an environment with a chartRevision (argocd/values.yaml) also gets the chart of the commit <from> runs
+(its chartRevision, else its targetRevision when that is a commit, else the checkout's HEAD)`;
 
 /** An error in what the user typed: exit code 2. */
 function badInput(message: string): Error {
@@ -165,15 +170,15 @@ async function tagOf(root: string, from: string): Promise<string> {
   return tag;
 }
 
-interface Edit {
+/** A file's text before and after an edit, not written yet. */
+interface FileEdit {
   file: string;
-  old: string | undefined;
   before: string;
   after: string;
 }
 
 /** `env`'s values file with image.tag set to `tag`, not written. */
-async function editTag(root: string, env: string, tag: string): Promise<Edit> {
+async function editTag(root: string, env: string, tag: string): Promise<FileEdit & { old?: string }> {
   const problem = tagProblem(tag);
   if (problem) throw badInput(problem);
   const file = await valuesFile(root, env);
@@ -187,11 +192,123 @@ async function editTag(root: string, env: string, tag: string): Promise<Edit> {
   return { file, old, before, after };
 }
 
-async function setTag(root: string, env: string, tag: string): Promise<string> {
-  const { file, old, before, after } = await editTag(root, env, tag);
-  if (after === before) return `${env}: image.tag is already ${tag}; nothing changed`;
-  await writeFile(file, after);
-  return `${env}: image.tag ${old ?? '(chart appVersion)'} -> ${tag}`;
+/** argocd/values.yaml of the checkout: the environments' revisions. */
+interface ArgoValues {
+  file: string;
+  text: string;
+  doc: Document;
+}
+
+async function argoValues(root: string): Promise<ArgoValues | undefined> {
+  const file = path.join(root, 'argocd', 'values.yaml');
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined; // a checkout without argocd/: tags only
+    throw err;
+  });
+  return text === undefined ? undefined : { file, text, doc: parseDocument(text) };
+}
+
+/** The commit whose chart `env` deploys when argocd/values.yaml pins it, else undefined. */
+function chartRevision(argo: ArgoValues | undefined, env: string): string | undefined {
+  return argo && getYamlString(argo.doc, ['environments', env, 'chartRevision']);
+}
+
+const commitSha = /^[0-9a-f]{40}$/;
+const short = (rev: string) => rev.slice(0, 12);
+
+/** git in the checkout at `root`, away from any user or system git configuration. */
+function git(root: string, args: string[]): Promise<string> {
+  const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+  return new Promise((resolve, reject) => {
+    execFile('git', args, { cwd: root, env, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`git ${args[0]} failed: ${(stderr || err.message).trim()}`));
+      else resolve(stdout.trim());
+    });
+  });
+}
+
+/** `rev` as a commit of the checkout that holds the chart; fails saying what is missing. */
+async function chartCommit(root: string, rev: string): Promise<string> {
+  const commit = await git(root, ['rev-parse', '--verify', '--quiet', `${rev}^{commit}`]).catch(() => '');
+  if (!commit)
+    throw new Error(`${rev} is not a commit of the checkout at ${root} (a shallow clone? fetch it)`);
+  await git(root, ['cat-file', '-e', `${commit}:${chartPath}/Chart.yaml`]).catch(() => {
+    throw new Error(`commit ${commit} has no ${chartPath}`);
+  });
+  return commit;
+}
+
+/**
+ * The commit whose chart `from` runs: its chartRevision; else its targetRevision when that is a
+ * commit; else the checkout's HEAD, which must then be the branch `from` follows (`branch`) where
+ * the checkout knows that branch, so that no commit off it is promoted.
+ */
+async function chartOf(root: string, argo: ArgoValues, from: string | undefined): Promise<string> {
+  const pinned = from && chartRevision(argo, from);
+  if (pinned) return chartCommit(root, pinned);
+  const branch = getYamlString(
+    argo.doc,
+    from ? ['environments', from, 'targetRevision'] : ['targetRevision'],
+  );
+  if (branch && commitSha.test(branch)) return chartCommit(root, branch);
+  const head = await git(root, ['rev-parse', '--verify', 'HEAD^{commit}']).catch(() => {
+    throw new Error(`${root} is not a git checkout: the chart is promoted from its HEAD`);
+  });
+  for (const ref of branch ? [`refs/heads/${branch}`, `refs/remotes/origin/${branch}`] : []) {
+    const at = await git(root, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => '');
+    if (at && at !== head)
+      throw new Error(
+        `the checkout's HEAD (${short(head)}) is not ${ref} (${short(at)}): promote from a checkout of ${branch} (${from ? `what ${from} follows` : 'what the roots read'})`,
+      );
+  }
+  return chartCommit(root, head);
+}
+
+/** A promotion of `env` to `tag` (and, if `env` pins its chart, to the chart `from` runs), not written. */
+interface Promotion {
+  env: string;
+  tag: string;
+  oldTag: string | undefined;
+  /** the chartRevision before and after, when `env` has one */
+  chart?: { old: string; new: string };
+  edits: FileEdit[];
+}
+
+async function planPromotion(
+  root: string,
+  env: string,
+  tag: string,
+  from: string | undefined,
+): Promise<Promotion> {
+  const values = await editTag(root, env, tag);
+  const promotion: Promotion = { env, tag, oldTag: values.old, edits: [values] };
+  const argo = await argoValues(root);
+  const old = chartRevision(argo, env);
+  if (!argo || !old) return promotion;
+  const rev = await chartOf(root, argo, from);
+  promotion.chart = { old, new: rev };
+  const keyPath = ['environments', env, 'chartRevision'];
+  const after = old === rev ? argo.text : setYamlScalar(argo.text, keyPath, rev);
+  if (getYamlString(parseDocument(after), keyPath) !== rev)
+    throw new Error(`${argo.file}: could not set ${keyPath.join('.')} (the file was left unchanged)`);
+  promotion.edits.push({ file: argo.file, before: argo.text, after });
+  return promotion;
+}
+
+async function promote(root: string, env: string, tag: string, from: string | undefined): Promise<string> {
+  const p = await planPromotion(root, env, tag, from);
+  const changed = p.edits.filter((e) => e.after !== e.before);
+  for (const e of changed) await writeFile(e.file, e.after);
+  const tagPart =
+    p.oldTag === tag
+      ? `image.tag is already ${tag}`
+      : `image.tag ${p.oldTag ?? '(chart appVersion)'} -> ${tag}`;
+  const chartPart =
+    p.chart &&
+    (p.chart.old === p.chart.new
+      ? `chartRevision is already ${short(p.chart.new)}`
+      : `chartRevision ${short(p.chart.old)} -> ${short(p.chart.new)}`);
+  return `${env}: ${[tagPart, chartPart].filter(Boolean).join(', ')}${changed.length ? '' : '; nothing changed'}`;
 }
 
 /**
@@ -248,25 +365,70 @@ function gitDiff(cwd: string): Promise<string> {
   });
 }
 
-/** The unified diff of `env`'s rendered manifests when its image.tag becomes `tag`. */
-async function renderedDiff(root: string, env: string, tag: string): Promise<string> {
-  const { after } = await editTag(root, env, tag);
+/** The chart at commit `rev` of the checkout, extracted under `dir`; resolves with its directory. */
+async function chartAt(root: string, rev: string, dir: string): Promise<string> {
+  const commit = await chartCommit(root, rev);
+  await mkdir(dir, { recursive: true });
+  const tar = path.join(dir, 'chart.tar');
+  await git(root, ['archive', '--format=tar', `--output=${tar}`, commit, '--', chartPath]);
+  await new Promise<void>((resolve, reject) =>
+    execFile('tar', ['-xf', tar, '-C', dir], (err, _out, stderr) =>
+      err ? reject(new Error(`tar failed: ${(stderr || err.message).trim()}`)) : resolve(),
+    ),
+  );
+  return path.join(dir, chartPath);
+}
+
+/**
+ * The unified diff of `env`'s rendered manifests when it is promoted to `tag` (and, when it pins its
+ * chart, to the chart `from` runs): before, what it runs (its chart revision, its values file);
+ * after, the promotion's chart and values.
+ */
+async function renderedDiff(
+  root: string,
+  env: string,
+  tag: string,
+  from: string | undefined,
+): Promise<string> {
+  const p = await planPromotion(root, env, tag, from);
   const work = await mkdtemp(path.join(tmpdir(), 'promote-diff-'));
   try {
     const edited = path.join(work, 'values.yaml');
-    await writeFile(edited, after);
+    await writeFile(edited, p.edits[0]!.after);
+    // One after the other: a failure leaves no extraction running while the directory is removed.
+    const chartA = p.chart && (await chartAt(root, p.chart.old, path.join(work, 'chart-a')));
+    const chartB = p.chart && (await chartAt(root, p.chart.new, path.join(work, 'chart-b')));
     const [a, b] = await Promise.all([
-      renderEnvironment(env, { root }),
-      renderEnvironment(env, { root, valuesFile: edited }),
+      renderEnvironment(env, { root, chartDir: chartA }),
+      renderEnvironment(env, { root, chartDir: chartB, valuesFile: edited }),
     ]);
     await writeTree(path.join(work, 'a'), splitRendered(a));
     await writeTree(path.join(work, 'b'), splitRendered(b));
     const diff = await gitDiff(work);
+    const chart = p.chart ? ` and the chart at ${short(p.chart.new)}` : '';
     // Drop only the final newline (console.log adds one): a context line may be a lone space.
-    return diff ? diff.replace(/\n$/, '') : `${env}: no rendered change with image.tag ${tag}`;
+    return diff ? diff.replace(/\n$/, '') : `${env}: no rendered change with image.tag ${tag}${chart}`;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Each environment, its tag and (with argocd/values.yaml) the revision of its chart. */
+async function show(root: string): Promise<string> {
+  const envs = await environments(root);
+  const argo = await argoValues(root);
+  const rows = await Promise.all(
+    envs.map(async (e) => {
+      const tag = (await readTag(root, e)) ?? '(chart appVersion)';
+      const rev =
+        chartRevision(argo, e) ?? (argo && getYamlString(argo.doc, ['environments', e, 'targetRevision']));
+      return rev ? [e, tag, `chart ${rev}`] : [e, tag];
+    }),
+  );
+  const width = (i: number) => Math.max(...rows.map((r) => (r.length > i + 1 ? r[i]!.length : 0)));
+  return rows
+    .map((r) => r.map((cell, i) => (i < r.length - 1 ? cell.padEnd(width(i)) : cell)).join('  '))
+    .join('\n');
 }
 
 async function main(argv: string[]): Promise<string> {
@@ -285,21 +447,15 @@ async function main(argv: string[]): Promise<string> {
   if (values.help) return usage;
   const { tag, from } = values;
   if (command === 'diff' && a && !b && (tag === undefined) !== (from === undefined)) {
-    return renderedDiff(root, a, tag ?? (await tagOf(root, from!)));
+    if (from !== undefined) await valuesFile(root, a);
+    return renderedDiff(root, a, tag ?? (await tagOf(root, from!)), from);
   }
   if (tag !== undefined || from !== undefined) throw badInput(usage);
-  if (command === 'show' && a === undefined) {
-    const envs = await environments(root);
-    const width = Math.max(...envs.map((e) => e.length));
-    const rows = await Promise.all(
-      envs.map(async (e) => `${e.padEnd(width)}  ${(await readTag(root, e)) ?? '(chart appVersion)'}`),
-    );
-    return rows.join('\n');
-  }
-  if (command === 'set' && a && b && !extra.length) return setTag(root, a, b);
+  if (command === 'show' && a === undefined) return show(root);
+  if (command === 'set' && a && b && !extra.length) return promote(root, a, b, undefined);
   if (command === 'copy' && a && b && !extra.length) {
     await valuesFile(root, b);
-    return setTag(root, b, await tagOf(root, a));
+    return promote(root, b, await tagOf(root, a), a);
   }
   throw badInput(usage);
 }

@@ -36,3 +36,22 @@ retry:
     factor: 2
     maxDuration: 3m
 {{- end -}}
+
+{{/* An environment with a chartRevision: its values file (through argocd/environments) with the
+cluster's values on top, as the Application's valuesObject. */}}
+{{- define "argocd.pinnedValues" -}}
+{{- $text := .root.Files.Get .env.valuesFile -}}
+{{- if not $text -}}
+{{- fail (printf "%s is not in argocd/ (argocd/environments links to the repository's environments/)" .env.valuesFile) -}}
+{{- end -}}
+{{- $values := fromYaml $text -}}
+{{- if hasKey $values "Error" -}}
+{{- fail (printf "%s: %s" .env.valuesFile (get $values "Error")) -}}
+{{- end -}}
+{{- mergeOverwrite $values (deepCopy .root.Values.cluster.values) | toYaml -}}
+{{- end -}}
+
+{{/* The user Argo CD's application controller acts as on this cluster. */}}
+{{- define "argocd.controllerUser" -}}
+{{- .Values.cluster.applicationControllerUser | default (printf "system:serviceaccount:%s:argocd-application-controller" .Values.argocdNamespace) -}}
+{{- end -}}

@@ -14,7 +14,9 @@ spec:
   # Only the environment's own destination.
   destinations:
     {{- list $env.destination | toYaml | nindent 4 }}
-  # Cluster-scoped: only the Namespace, so that CreateNamespace=true can create it.
+  # Cluster-scoped: only the Namespace, so that CreateNamespace=true can create it (Argo CD checks
+  # the namespace it creates against this list too). The list matches kinds, not names: the
+  # policy of namespace-policy.tpl denies Argo CD every other Namespace.
   clusterResourceWhitelist:
     - group: ''
       kind: Namespace

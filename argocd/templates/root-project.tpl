@@ -13,7 +13,12 @@ spec:
   destinations:
     - server: https://kubernetes.default.svc
       namespace: {{ .Values.argocdNamespace }}
-  # No cluster-scoped kind; namespaced, exactly what this chart renders.
+  # Exactly what this chart renders: cluster-scoped, the namespace guard; namespaced, the rest.
+  clusterResourceWhitelist:
+    - group: admissionregistration.k8s.io
+      kind: ValidatingAdmissionPolicy
+    - group: admissionregistration.k8s.io
+      kind: ValidatingAdmissionPolicyBinding
   namespaceResourceWhitelist:
     - group: argoproj.io
       kind: AppProject

@@ -1,12 +1,16 @@
 // The argocd/ chart, rendered as the bootstrap renders it (`helm template argocd --set
-// environment=<env>`), before any cluster: valid against Argo CD's own CRDs, each environment's
-// render holding its own Application and nothing of another environment, paths that exist, the
-// root Application rendering the chart again into the very same objects, and the installer's
-// cluster values reaching the Application and the AppProject. What Argo CD does with them (sync,
-// self-management, project rules) is tested on the real Argo CD: argocd-*.test.ts.
+// environment=<env>`), before any cluster: valid against Argo CD's own CRDs and the Kubernetes API,
+// each environment's render holding its own Application and nothing of another environment, paths
+// that exist, a pinned chart at a commit that holds it with the values file inline, the namespace
+// guard bound to the controller and the destination, the root Application rendering the chart
+// again into the very same objects, and the installer's cluster values reaching the Application and
+// the AppProject. What Argo CD does with them (sync, self-management, project rules, the guard) is
+// tested on the real Argo CD: argocd-*.test.ts.
 import t from 'tap';
+import { execFile } from 'node:child_process';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { helm, HELMS, parseManifests, type K8sObject } from '../../tools/lib/helm.ts';
 import { validateManifests } from '../../tools/lib/k8s-validate.ts';
@@ -22,6 +26,22 @@ const find = (objects: K8sObject[], kind: string, name: string): K8sObject => {
   return o;
 };
 const names = (objects: K8sObject[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+const envValues = async (env: string) =>
+  parse(await readFile(path.join(repoRoot, values.environments[env].valuesFile), 'utf8'));
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Helm's layering of values: maps merge, anything else replaces. */
+const layer = (a: unknown, b: unknown): unknown =>
+  isObject(a) && isObject(b)
+    ? Object.fromEntries(
+        [...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [
+          k,
+          k in b ? layer(a[k], b[k]) : a[k],
+        ]),
+      )
+    : b;
+/** The cluster-scoped kinds argocd/ renders. */
+const CLUSTER_SCOPED = new Set(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
 
 /** What infra/eks passes at bootstrap, in the shape it has there. */
 const installer = {
@@ -46,6 +66,8 @@ t.test('each environment renders two AppProjects and two Applications, valid aga
       'AppProject/hit-counter-root',
       `Application/hit-counter-${env}`,
       'Application/hit-counter-root',
+      'ValidatingAdmissionPolicy/hit-counter-namespaces',
+      'ValidatingAdmissionPolicyBinding/hit-counter-namespaces',
     ]);
   }
   t.same(await validateManifests(await renderArgocd(repoRoot, installer)), [], 'with the installer values');
@@ -72,15 +94,22 @@ t.test('each environment deploys only itself, from paths that exist, release nam
     const app = find(objects, 'Application', `hit-counter-${env}`);
     const facts = values.environments[env];
     const { source } = app.spec;
+    t.notOk(app.spec.sources, `${env}: one source`);
     t.equal(source.repoURL, values.repoURL, `${env}: the repository`);
-    t.equal(source.targetRevision, facts.targetRevision, `${env}: its own revision`);
     t.same(app.spec.destination, facts.destination, `${env}: its own destination`);
     // Object names derive from the release name: renaming an Application must rename nothing.
     t.equal(source.helm.releaseName, 'hit-counter', `${env}: helm.releaseName pinned`);
-    t.same(source.helm.valueFiles, [`../../environments/${env}/values.yaml`]);
-    t.notOk(source.helm.valuesObject, `${env}: nothing on top of the values file`);
     await access(path.join(repoRoot, source.path, 'Chart.yaml'));
-    await access(path.join(repoRoot, source.path, source.helm.valueFiles[0]));
+    if (facts.chartRevision) {
+      t.equal(source.targetRevision, facts.chartRevision, `${env}: the chart at its pinned commit`);
+      t.notOk(source.helm.valueFiles, `${env}: no values file read at that commit`);
+      t.same(source.helm.valuesObject, await envValues(env), `${env}: its values file, inline`);
+    } else {
+      t.equal(source.targetRevision, facts.targetRevision, `${env}: its own revision`);
+      t.same(source.helm.valueFiles, [`../../environments/${env}/values.yaml`]);
+      t.notOk(source.helm.valuesObject, `${env}: nothing on top of the values file`);
+      await access(path.join(repoRoot, source.path, source.helm.valueFiles[0]));
+    }
     const project = find(objects, 'AppProject', app.spec.project);
     t.same(
       project.spec.destinations,
@@ -112,10 +141,15 @@ t.test('the root renders this chart again, into the very same objects (Argo CD s
 t.test("the installer's cluster values reach the Application, the projects and the root", async (t) => {
   const objects = await render(installer);
   const app = find(objects, 'Application', 'hit-counter-eks');
-  t.same(app.spec.source.helm.valuesObject, installer.cluster.values);
+  t.same(
+    app.spec.source.helm.valuesObject,
+    layer(await envValues('eks'), installer.cluster.values),
+    "the cluster's values on top of the values file",
+  );
+  t.match(app.spec.source.helm.valuesObject, installer.cluster.values);
   const project = find(objects, 'AppProject', 'hit-counter');
   t.same(project.spec.namespaceResourceWhitelist.slice(-1), installer.cluster.namespaceResources);
-  for (const o of objects) {
+  for (const o of objects.filter((o) => o.apiVersion.startsWith('argoproj.io/'))) {
     const repos = o.kind === 'AppProject' ? o.spec.sourceRepos : [o.spec.source.repoURL];
     t.same(repos, [installer.cluster.repoURL], `${o.kind}/${o.metadata.name}: the cluster's repository`);
   }
@@ -127,15 +161,106 @@ t.test("the root's project permits exactly the kinds of this chart, in Argo CD's
   const project = find(objects, 'AppProject', root.spec.project);
   const kinds = (list: { group?: string; kind: string }[]) =>
     [...new Set(list.map((o) => `${o.group ?? ''}/${o.kind}`))].sort();
-  t.same(
-    kinds(project.spec.namespaceResourceWhitelist),
-    kinds(objects.map((o) => ({ group: o.apiVersion.split('/')[0], kind: o.kind }))),
-  );
-  t.notOk(project.spec.clusterResourceWhitelist, 'no cluster-scoped kind');
+  const rendered = (clusterScoped: boolean) =>
+    kinds(
+      objects
+        .filter((o) => CLUSTER_SCOPED.has(o.kind) === clusterScoped)
+        .map((o) => ({ group: o.apiVersion.split('/')[0], kind: o.kind })),
+    );
+  t.same(kinds(project.spec.namespaceResourceWhitelist), rendered(false), 'namespaced');
+  t.same(kinds(project.spec.clusterResourceWhitelist), rendered(true), 'cluster-scoped: the guard');
   t.same(project.spec.destinations, [root.spec.destination]);
   t.equal(root.spec.destination.namespace, values.argocdNamespace);
   for (const o of objects)
-    t.equal(o.metadata.namespace, values.argocdNamespace, `${o.kind}/${o.metadata.name}`);
+    t.equal(
+      o.metadata.namespace,
+      CLUSTER_SCOPED.has(o.kind) ? undefined : values.argocdNamespace,
+      `${o.kind}/${o.metadata.name}`,
+    );
+});
+
+t.test('the namespace guard binds the application controller to the destination namespace', async (t) => {
+  for (const [what, bootstrap, user] of [
+    ['default', { environment: 'minikube' }, 'system:serviceaccount:argocd:argocd-application-controller'],
+    [
+      'set by the installer',
+      { environment: 'eks', cluster: { applicationControllerUser: 'system:serviceaccount:gitops:argo-ctl' } },
+      'system:serviceaccount:gitops:argo-ctl',
+    ],
+  ] as const) {
+    const objects = await render(bootstrap);
+    const policy = find(objects, 'ValidatingAdmissionPolicy', 'hit-counter-namespaces');
+    const { namespace } = values.environments[bootstrap.environment].destination;
+    t.same(
+      policy.spec.matchConstraints.resourceRules,
+      [
+        {
+          apiGroups: [''],
+          apiVersions: ['*'],
+          operations: ['CREATE', 'UPDATE', 'DELETE'],
+          resources: ['namespaces'],
+        },
+      ],
+      `${what}: every write to a Namespace`,
+    );
+    t.same(
+      policy.spec.matchConditions.map((c: { expression: string }) => c.expression),
+      [`request.userInfo.username == "${user}"`],
+      `${what}: by ${user}`,
+    );
+    t.same(
+      policy.spec.validations.map((v: { expression: string }) => v.expression),
+      [`request.name == "${namespace}"`],
+      `${what}: only ${namespace}`,
+    );
+    t.equal(policy.spec.failurePolicy, 'Fail');
+    const binding = find(objects, 'ValidatingAdmissionPolicyBinding', 'hit-counter-namespaces');
+    t.same(binding.spec, { policyName: policy.metadata.name, validationActions: ['Deny'] });
+    const project = find(objects, 'AppProject', 'hit-counter');
+    t.same(project.spec.clusterResourceWhitelist, [{ group: '', kind: 'Namespace' }], 'what it guards');
+  }
+});
+
+t.test('a pinned chart: a commit of this repository that holds the chart', async (t) => {
+  const pinned = Object.entries<{ chartRevision?: string }>(values.environments).filter(
+    ([, e]) => e.chartRevision,
+  );
+  t.same(
+    pinned.map(([env]) => env),
+    ['eks'],
+    'eks pins its chart; minikube follows its targetRevision',
+  );
+  const git = promisify(execFile);
+  for (const [env, { chartRevision }] of pinned)
+    await t.resolves(
+      git('git', ['cat-file', '-e', `${chartRevision}:charts/hit-counter/Chart.yaml`], { cwd: repoRoot }),
+      `${env}: ${chartRevision} holds charts/hit-counter`,
+    );
+});
+
+t.test('an environment has a targetRevision or a chartRevision (a commit), not both', async (t) => {
+  const sha = '0123456789abcdef0123456789abcdef01234567';
+  for (const [what, environments, message] of [
+    [
+      'both',
+      { minikube: { chartRevision: sha } },
+      /at '\/environments\/minikube': 'oneOf' failed, subschemas 0, 1 matched/,
+    ],
+    [
+      'a branch as chartRevision',
+      { eks: { chartRevision: 'main' } },
+      /at '\/environments\/eks\/chartRevision': 'main' does not match pattern/,
+    ],
+  ] as const)
+    await t.rejects(renderArgocd(repoRoot, { environment: 'eks', environments }), message, what);
+  const text = await renderArgocd(repoRoot, {
+    environment: 'minikube',
+    environments: { minikube: { targetRevision: null, chartRevision: sha } },
+  });
+  const app = find(parseManifests(text), 'Application', 'hit-counter-minikube');
+  t.equal(app.spec.source.targetRevision, sha, 'any environment can pin its chart');
+  t.same(app.spec.source.helm.valuesObject, await envValues('minikube'));
+  t.same(await validateManifests(text), [], 'valid against the CRDs');
 });
 
 t.test('no environment, or an unknown one, renders nothing and says what to set', async (t) => {

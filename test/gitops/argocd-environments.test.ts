@@ -4,15 +4,17 @@
 // AppProjects and Applications (itself included) equal to git, and the environment's Application
 // syncs everything `helm template` renders for it. Then promotion, end to end: a pushed
 // `npm run promote -- set minikube <tag>` rolls out on minikube only, and a pushed
-// `npm run promote -- copy minikube eks` on eks; last, a revision pinned for eks in
-// argocd/values.yaml holds eks there while minikube moves on. kwok plays the nodes: pods are not
-// executed.
+// `npm run promote -- copy minikube eks` on eks, which also moves the chart eks pins; last, a chart
+// change pushed to main reaches minikube at once and eks, which keeps its pinned chart (a values
+// change still reaches it), only when promoted. kwok plays the nodes: pods are not executed.
 import t from 'tap';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { parse } from 'yaml';
 import type { Cluster } from '../../tools/cluster/cluster.ts';
 import { setYamlScalar } from '../../tools/promote.ts';
 import { notReady } from '../cluster/fixture.ts';
+import { CHART_CHANGE, CHART_CHANGE_FILE, runCli } from './fixtures.ts';
 import {
   APP_NS,
   ARGOCD_NS,
@@ -22,7 +24,6 @@ import {
   comparedAt,
   eksHealthProblems,
   getApp,
-  git,
   healthy,
   imageOf,
   names,
@@ -64,6 +65,21 @@ const apps: Record<string, Obj> = {};
 const clusters: Record<string, Cluster> = { minikube, eks };
 /** What each cluster's bootstrap applied: the argocd/ chart rendered for its environment. */
 const bootstrapped: Record<string, Obj[]> = {};
+
+/** The commit whose chart `env` pins in the work clone's argocd/values.yaml. */
+const pinOf = async (env: string): Promise<string> =>
+  parse(await readFile(path.join(work.dir, 'argocd/values.yaml'), 'utf8')).environments[env].chartRevision;
+
+/** eks's Application, refreshed (Argo CD drops the annotation once it compared again), still at `rev`. */
+async function stillAt(c: Cluster, rev: string): Promise<void> {
+  await refresh(c, 'hit-counter-eks');
+  await waitApp(
+    c,
+    'hit-counter-eks',
+    `refreshed, still at ${rev.slice(0, 8)}`,
+    (a) => !a.metadata.annotations?.['argocd.argoproj.io/refresh'] && comparedAt(rev)(a),
+  );
+}
 
 t.test('each environment syncs on its own cluster: every rendered object, Healthy', async (t) => {
   for (const [env, c] of Object.entries(clusters))
@@ -179,18 +195,21 @@ t.test('promotion by git push: minikube first, then eks, nothing else changes', 
   const after = await snapshot(minikube, apps.minikube!);
   const changed = [...after.keys()].filter((k) => after.get(k) !== before.minikube.get(k));
   t.same(changed, ['Deployment/hit-counter'], 'only the service Deployment changed');
-  await refresh(eks, 'hit-counter-eks');
-  await waitApp(eks, 'hit-counter-eks', `compared at ${pushed.slice(0, 8)}`, comparedAt(pushed));
+  await refresh(eks, ROOT_APP);
+  await waitApp(eks, ROOT_APP, `compared at ${pushed.slice(0, 8)}`, comparedAt(pushed));
+  await stillAt(eks, work.tree);
   t.equal(await imageOf(eks, 'hit-counter'), eksImage, 'eks still runs its own tag');
 
   const copied = await work.push(`promote minikube to eks`, (dir) =>
     cli('promote.ts', dir, ['copy', 'minikube', 'eks']),
   );
+  t.equal(await pinOf('eks'), pushed, "eks's chart moves to the commit minikube runs");
   const t1 = Date.now();
-  await refresh(eks, 'hit-counter-eks');
-  await waitApp(eks, 'hit-counter-eks', `synced at ${copied.slice(0, 8)}`, syncedAt(copied));
+  await refresh(eks, ROOT_APP);
+  await waitApp(eks, ROOT_APP, `synced at ${copied.slice(0, 8)}`, syncedAt(copied));
+  await waitApp(eks, 'hit-counter-eks', `synced at ${pushed.slice(0, 8)}`, syncedAt(pushed));
   t.match(await imageOf(eks, 'hit-counter'), new RegExp(`:${tag}$`), 'eks runs the promoted tag');
-  t.comment(`eks: push → synced in ${Date.now() - t1} ms`);
+  t.comment(`eks: push → synced in ${Date.now() - t1} ms (the root, then the Application)`);
   const eksAfter = await snapshot(eks, apps.eks!);
   t.same(
     [...eksAfter.keys()].filter((k) => eksAfter.get(k) !== before.eks.get(k)),
@@ -199,52 +218,63 @@ t.test('promotion by git push: minikube first, then eks, nothing else changes', 
   );
 });
 
-t.test(
-  'a revision pinned for eks in argocd/values.yaml: its root moves its Application there, minikube moves on',
-  async (t) => {
-    const pin = (await git(work.dir, ['rev-parse', 'HEAD'])).trim();
-    const pinned = await work.push('pin eks to the promoted commit', async (dir) => {
-      const file = path.join(dir, 'argocd/values.yaml');
-      await writeFile(
-        file,
-        setYamlScalar(await readFile(file, 'utf8'), ['environments', 'eks', 'targetRevision'], pin),
-      );
-    });
-    for (const c of Object.values(clusters)) await refresh(c, ROOT_APP);
-    await waitApp(eks, ROOT_APP, `synced at ${pinned.slice(0, 8)}`, syncedAt(pinned));
-    await waitApp(minikube, ROOT_APP, `compared at ${pinned.slice(0, 8)}`, comparedAt(pinned));
-    const e = await waitApp(
-      eks,
-      'hit-counter-eks',
-      `pinned to ${pin.slice(0, 8)}`,
-      (a) => a.spec.source.targetRevision === pin && comparedAt(pin)(a),
-    );
-    t.equal(e.spec.source.targetRevision, pin, "eks's Application follows argocd/values.yaml");
-    t.equal(
-      (await getApp(minikube, 'hit-counter-minikube')).spec.source.targetRevision,
-      'main',
-      'minikube still tracks main',
-    );
+t.test('a chart change on main reaches minikube at once, eks only when promoted', async (t) => {
+  const pinned = await pinOf('eks');
+  const configMap = async (c: Cluster) =>
+    (
+      await c.kubectl(['get', 'configmap', 'chart-change', '-n', APP_NS, '--ignore-not-found', '-o', 'name'])
+    ).trim();
 
-    const eksImage = await imageOf(eks, 'hit-counter');
-    const tag = '9.9.10-after-the-pin';
-    const next = await work.push(`deploy ${tag} to both`, async (dir) => {
-      await cli('promote.ts', dir, ['set', 'minikube', tag]);
-      await cli('promote.ts', dir, ['set', 'eks', tag]);
-    });
-    for (const c of Object.values(clusters)) await refresh(c, ROOT_APP);
-    await refresh(minikube, 'hit-counter-minikube');
-    await refresh(eks, 'hit-counter-eks');
-    await waitApp(minikube, 'hit-counter-minikube', `synced at ${next.slice(0, 8)}`, syncedAt(next));
-    t.match(await imageOf(minikube, 'hit-counter'), new RegExp(`:${tag}$`), 'minikube runs the new tag');
-    await waitApp(eks, ROOT_APP, `compared at ${next.slice(0, 8)}`, comparedAt(next));
-    // Argo CD drops the refresh annotation once it has compared again.
-    await waitApp(
-      eks,
-      'hit-counter-eks',
-      `refreshed, still at ${pin.slice(0, 8)}`,
-      (a) => !a.metadata.annotations?.['argocd.argoproj.io/refresh'] && comparedAt(pin)(a),
-    );
-    t.equal(await imageOf(eks, 'hit-counter'), eksImage, 'eks stays at the pinned revision');
-  },
-);
+  const change = await work.push('a chart change: one more ConfigMap', (dir) =>
+    writeFile(path.join(dir, CHART_CHANGE_FILE), CHART_CHANGE),
+  );
+  for (const c of Object.values(clusters)) await refresh(c, ROOT_APP);
+  await refresh(minikube, 'hit-counter-minikube');
+  await waitApp(minikube, 'hit-counter-minikube', `synced at ${change.slice(0, 8)}`, syncedAt(change));
+  t.equal(await configMap(minikube), 'configmap/chart-change', 'minikube runs the changed chart');
+  await waitApp(eks, ROOT_APP, `compared at ${change.slice(0, 8)}`, comparedAt(change));
+  await stillAt(eks, pinned);
+  t.equal(await configMap(eks), '', 'eks runs its pinned chart');
+
+  // A change to eks's values on main reaches it, with its pinned chart.
+  const tag = '9.9.10-values-only';
+  const values = await work.push(`eks runs ${tag} (its values file only)`, async (dir) => {
+    const file = path.join(dir, 'environments/eks/values.yaml');
+    await writeFile(file, setYamlScalar(await readFile(file, 'utf8'), ['image', 'tag'], tag));
+  });
+  await refresh(eks, ROOT_APP);
+  await waitApp(eks, ROOT_APP, `synced at ${values.slice(0, 8)}`, syncedAt(values));
+  await waitApp(
+    eks,
+    'hit-counter-eks',
+    `synced with ${tag}, still at ${pinned.slice(0, 8)}`,
+    (a) =>
+      syncedAt(pinned)(a) &&
+      a.status.operationState.syncResult.source?.helm?.valuesObject?.image?.tag === tag,
+  );
+  t.match(await imageOf(eks, 'hit-counter'), new RegExp(`:${tag}$`), 'eks runs the tag of its values file');
+  t.equal(await configMap(eks), '', 'with its pinned chart');
+
+  // The promotion: its diff shows the chart change; merged, eks runs minikube's chart.
+  const diff = await runCli('promote.ts', work.dir, ['diff', 'eks', '--from', 'minikube']);
+  t.equal(diff.code, 0, diff.stderr);
+  t.match(
+    diff.stdout,
+    /^diff --git b\/ConfigMap\/hit-counter\/chart-change\.yaml /m,
+    'promote diff: the chart change',
+  );
+  const promoted = await work.push('promote minikube to eks', (dir) =>
+    cli('promote.ts', dir, ['copy', 'minikube', 'eks']),
+  );
+  t.equal(await pinOf('eks'), values, 'the pin moves to what minikube runs: main at the promotion');
+  await refresh(eks, ROOT_APP);
+  await waitApp(eks, ROOT_APP, `synced at ${promoted.slice(0, 8)}`, syncedAt(promoted));
+  await waitApp(eks, 'hit-counter-eks', `synced at ${values.slice(0, 8)}`, syncedAt(values));
+  t.equal(await configMap(eks), 'configmap/chart-change', 'eks runs the promoted chart');
+  t.equal(await imageOf(eks, 'hit-counter'), await imageOf(minikube, 'hit-counter'), "and minikube's tag");
+  t.equal(
+    (await getApp(minikube, 'hit-counter-minikube')).spec.source.targetRevision,
+    'main',
+    'minikube still tracks main',
+  );
+});

@@ -1,9 +1,9 @@
 // Shared by the Argo CD tests: local clusters running the real Argo CD (tools/cluster/argocd.ts)
 // whose git server starts from this checkout's working tree, a clone of that repository pointed at
-// it with `npm run gitops:set-repo` (the README's GitOps loop), the bootstrap of one environment
-// from the clone's argocd/ chart, commits pushed to it, and the Applications' state read from the
-// API with a deadline.
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+// it with `npm run gitops:set-repo` (the README's GitOps loop) and its pinned charts at the tree
+// under test, the bootstrap of one environment from the clone's argocd/ chart, commits pushed to
+// it, and the Applications' state read from the API with a deadline.
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
@@ -11,7 +11,9 @@ import type { Cluster, ClusterOptions } from '../../tools/cluster/cluster.ts';
 import { runCommand } from '../../tools/cluster/api.ts';
 import { helmTemplate, parseManifests, type K8sObject } from '../../tools/lib/helm.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
-import { clusterFor } from '../cluster/fixture.ts';
+import { setYamlScalar } from '../../tools/promote.ts';
+import { parse } from 'yaml';
+import { clusterFor, REDIS_SECRET_KEYS } from '../cluster/fixture.ts';
 import { renderArgocd, repoRoot, runCli } from './fixtures.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -71,14 +73,32 @@ export function argocdCluster(t: Test, o: ClusterOptions): Promise<Cluster> {
 
 export interface Work {
   dir: string;
+  /** the commit of the tree under test (the seed), where the pinned charts start */
+  tree: string;
   /** edits, commits and pushes to main; returns the pushed commit */
   push(message: string, edit: (dir: string) => Promise<unknown>): Promise<string>;
 }
 
-/** A clone of the git server's repository, pointed at it with `npm run gitops:set-repo` (pushed). */
+/**
+ * Sets every `chartRevision` of argocd/values.yaml in `dir` to `commit`: the committed ones name
+ * commits of this repository, whose charts are not the tree under test.
+ */
+export async function pinCharts(dir: string, commit: string): Promise<void> {
+  const file = path.join(dir, 'argocd/values.yaml');
+  let text = await readFile(file, 'utf8');
+  for (const [env, facts] of Object.entries<Obj>(parse(text).environments))
+    if (facts.chartRevision) text = setYamlScalar(text, ['environments', env, 'chartRevision'], commit);
+  await writeFile(file, text);
+}
+
+/**
+ * A clone of the git server's repository, pointed at it with `npm run gitops:set-repo`, its pinned
+ * charts at the tree under test (pushed).
+ */
 export async function workClone(t: Test, repoUrl: string): Promise<Work> {
   const dir = await tempDir(t, 'gitops-work-');
   await git(dir, ['clone', '--quiet', repoUrl, '.']);
+  const tree = (await git(dir, ['rev-parse', 'HEAD'])).trim();
   const push = async (message: string, edit: (dir: string) => Promise<unknown>): Promise<string> => {
     await edit(dir);
     await git(dir, ['add', '--all']);
@@ -86,11 +106,12 @@ export async function workClone(t: Test, repoUrl: string): Promise<Work> {
     await git(dir, ['push', '--quiet', 'origin', 'HEAD:main']);
     return (await git(dir, ['rev-parse', 'HEAD'])).trim();
   };
-  await push('point argocd/ at the local git server', async () => {
+  await push('point argocd/ at the local git server, pinned charts at the tree under test', async () => {
     const r = await runCli('set-repo.ts', dir, [repoUrl]);
     if (r.code !== 0) throw new Error(`gitops:set-repo failed: ${r.stderr}`);
+    await pinCharts(dir, tree);
   });
-  return { dir, push };
+  return { dir, tree, push };
 }
 
 /** Runs a CLI of tools/ (promote.ts, set-repo.ts) on a clone; fails with its stderr. */
@@ -261,7 +282,8 @@ export async function prepareEks(c: Cluster): Promise<void> {
         apiVersion: 'v1',
         kind: 'Secret',
         metadata: { name: 'hit-counter-redis-auth', namespace: APP_NS },
-        stringData: { 'redis-password': 'eks-test-password' },
+        // one password per Redis user, as the ExternalSecret writes them
+        stringData: Object.fromEntries(REDIS_SECRET_KEYS.map((k) => [k, `eks-test-${k}`])),
       },
       {
         apiVersion: 'storage.k8s.io/v1',

@@ -1,13 +1,15 @@
-// The promotion CLI edits only image.tag: every other byte, comments included, stays; it refuses bad
-// tags and unknown environments with exit 2; a second run changes nothing. `diff` shows what a tag
-// change does to the rendered manifests, rendered with the real chart and the pinned helm.
+// The promotion CLI edits only image.tag (and, for an environment that pins its chart, its
+// chartRevision in argocd/values.yaml): every other byte, comments included, stays; it refuses bad
+// tags and unknown environments with exit 2; a second run changes nothing. `diff` shows what a
+// promotion does to the rendered manifests (the tag, and the chart between the two commits),
+// rendered with the real chart and the pinned helm.
 import t from 'tap';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { parseDocument, type Scalar } from 'yaml';
 import path from 'node:path';
 import { renderEnvironment } from '../../tools/lib/environment.ts';
-import { splitRendered } from '../../tools/promote.ts';
-import { environments, runCli, tempCheckout } from './fixtures.ts';
+import { setYamlScalar, splitRendered } from '../../tools/promote.ts';
+import { environments, gitIn, pinnedCheckout, runCli, tempCheckout } from './fixtures.ts';
 
 const promote = (root: string, ...args: string[]) => runCli('promote.ts', root, args);
 const read = (root: string, env: string) =>
@@ -133,7 +135,8 @@ function changes(diff: string): { files: string[]; removed: string[]; added: str
   const added: string[] = [];
   let header = false;
   for (const line of diff.split('\n')) {
-    const file = /^diff --git a\/(\S+) b\//.exec(line);
+    // A file only in b (a new object) is `b/<file> b/<file>`.
+    const file = /^diff --git [ab]\/(\S+) b\//.exec(line);
     if (file) {
       files.push(file[1]!);
       header = true;
@@ -225,4 +228,99 @@ t.test('the rendered stream splits into the same files whatever the order of its
   t.ok(files.has('Deployment/hit-counter.yaml'));
   t.same(Object.fromEntries(reordered), Object.fromEntries(files));
   t.throws(() => splitRendered(`${yaml}---\n${docs[1]}`), /two rendered objects are both/);
+});
+
+// ---- an environment that pins its chart (chartRevision in argocd/values.yaml) ----------------
+
+const readArgo = (root: string) => readFile(path.join(root, 'argocd/values.yaml'), 'utf8');
+const chartRevisionOf = (text: string) =>
+  parseDocument(text).getIn(['environments', 'eks', 'chartRevision']) as string;
+
+t.test('copy to a pinned environment moves its chart to the commit the source runs', async (t) => {
+  const { root, first, second } = await pinnedCheckout(t);
+  const argo = await readArgo(root);
+  const r = await promote(root, 'copy', 'minikube', 'eks');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(
+    r.stdout,
+    `eks: image.tag 1.2.0 -> sha-0123456, chartRevision ${first.slice(0, 12)} -> ${second.slice(0, 12)}\n`,
+  );
+  t.equal(await read(root, 'eks'), environments.eks!.replace("'1.2.0'", "'sha-0123456'"));
+  t.equal(await readArgo(root), argo.replace(first, second), 'argocd/values.yaml: that line only');
+  t.match(argo, /# -- Instead of `targetRevision`/, 'its comments kept');
+  const again = await promote(root, 'copy', 'minikube', 'eks');
+  t.equal(
+    again.stdout,
+    `eks: image.tag is already sha-0123456, chartRevision is already ${second.slice(0, 12)}; nothing changed\n`,
+  );
+  const back = await promote(root, 'copy', 'eks', 'minikube');
+  t.equal(back.code, 0, back.stderr);
+  t.equal(back.stdout, 'minikube: image.tag is already sha-0123456; nothing changed\n');
+  t.equal(await readArgo(root), argo.replace(first, second), 'minikube pins nothing: no chart edit');
+});
+
+t.test("set on a pinned environment pins the checkout's HEAD, only from the branch", async (t) => {
+  const { root, second } = await pinnedCheckout(t);
+  const r = await promote(root, 'set', 'eks', '2.0.0');
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, `chartRevision`);
+  t.equal(chartRevisionOf(await readArgo(root)), second);
+  const show = await promote(root, 'show');
+  t.equal(
+    show.stdout,
+    [
+      `eks       2.0.0        chart ${second}`,
+      'minikube  sha-0123456  chart main',
+      'staging   (chart appVersion)',
+      '',
+    ].join('\n'),
+  );
+  // A commit off main: promoting its chart would pin a commit main does not hold.
+  await gitIn(root, ['checkout', '--quiet', '-b', 'feature']);
+  await gitIn(root, ['commit', '--quiet', '--allow-empty', '-m', 'a commit off main']);
+  const off = await promote(root, 'set', 'eks', '2.0.1');
+  t.equal(off.code, 1);
+  t.match(
+    off.stderr,
+    /the checkout's HEAD \(\w{12}\) is not refs\/heads\/main \(\w{12}\): promote from a checkout of main/,
+  );
+  t.match(await read(root, 'eks'), "tag: '2.0.0'", 'nothing written');
+});
+
+t.test('diff on a pinned environment: the chart between the two commits, and the tag', async (t) => {
+  const { root, first, second } = await pinnedCheckout(t);
+  const r = await promote(root, 'diff', 'eks', '--from', 'minikube');
+  t.equal(r.code, 0, r.stderr);
+  const { files, removed, added } = changes(r.stdout);
+  t.same(files, ['ConfigMap/hit-counter/chart-change.yaml', 'Deployment/hit-counter.yaml']);
+  t.same(removed, ['          image: acme/hit-counter:1.2.0']);
+  t.same(added.slice(-1), ['          image: acme/hit-counter:sha-0123456']);
+  t.match(added.join('\n'), /kind: ConfigMap\n[\s\S]*name: chart-change[\s\S]*added: in the second commit/);
+  t.equal(chartRevisionOf(await readArgo(root)), first, 'nothing written');
+
+  // At the same chart, only the tag; at the same chart and tag, nothing.
+  await promote(root, 'copy', 'minikube', 'eks');
+  const same = await promote(root, 'diff', 'eks', '--from', 'minikube');
+  t.equal(
+    same.stdout,
+    `eks: no rendered change with image.tag sha-0123456 and the chart at ${second.slice(0, 12)}\n`,
+  );
+});
+
+t.test('a pinned chart the checkout does not hold is a failure that says so', async (t) => {
+  const { root } = await pinnedCheckout(t);
+  const missing = 'f'.repeat(40);
+  const argo = path.join(root, 'argocd/values.yaml');
+  await writeFile(
+    argo,
+    setYamlScalar(await readArgo(root), ['environments', 'eks', 'chartRevision'], missing),
+  );
+  const r = await promote(root, 'diff', 'eks', '--tag', '1.2.0');
+  t.equal(r.code, 1);
+  t.match(r.stderr, `${missing} is not a commit of the checkout`);
+  const none = await tempCheckout(t, ['argocd/values.yaml']);
+  const notGit = await promote(none, 'set', 'eks', '1.2.1');
+  t.equal(notGit.code, 1);
+  t.match(notGit.stderr, /is not a git checkout: the chart is promoted from its HEAD/);
+  t.equal(await read(none, 'eks'), environments.eks, 'nothing written');
 });

@@ -24,12 +24,13 @@ async function argocdFiles(root: string): Promise<Map<string, string>> {
 
 const repoUrlOf = (files: Map<string, string>): string => parse(files.get('values.yaml')!).repoURL;
 
-/** Every repository the objects rendered for each environment name, deduplicated. */
+/** Every repository the Argo CD objects rendered for each environment name, deduplicated. */
 async function renderedRepos(root: string): Promise<string[]> {
   const repos = new Set<string>();
   for (const environment of ['minikube', 'eks'])
     for (const o of parseManifests(await renderArgocd(root, { environment })))
-      for (const r of o.kind === 'AppProject' ? o.spec.sourceRepos : [o.spec.source.repoURL]) repos.add(r);
+      if (o.apiVersion.startsWith('argoproj.io/'))
+        for (const r of o.kind === 'AppProject' ? o.spec.sourceRepos : [o.spec.source.repoURL]) repos.add(r);
   return [...repos];
 }
 

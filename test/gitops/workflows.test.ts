@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { requireBinary } from '../../tools/lib/proc.ts';
-import { repoRoot } from './fixtures.ts';
+import { gitIn, pinnedCheckout, repoRoot } from './fixtures.ts';
 
 const workflowsDir = path.join(repoRoot, '.github', 'workflows');
 
@@ -255,7 +255,8 @@ t.test('promote: copy and the rendered diff in a read-only job, the pull request
     'the job with the write token runs no dependency code',
   );
   const create = pr.steps.at(-1);
-  t.equal(create.with['add-paths'], 'environments/${{ inputs.to }}/values.yaml');
+  t.equal(create.with['add-paths'], 'environments/${{ inputs.to }}/values.yaml\nargocd/values.yaml\n');
+  t.equal(prepare.steps[0].with['fetch-depth'], 0, "the diff needs the pinned chart's commit");
   t.match(create.with.body, /\n\$\{\{ needs\.prepare\.outputs\.diff \}\}\n$/, 'the diff closes the body');
   t.equal(prepare.outputs.diff, '${{ steps.body.outputs.diff }}');
 });
@@ -285,6 +286,7 @@ async function pullRequestBody(t: Test, diff: string): Promise<{ body: string; f
     'inputs.to': 'eks',
     'inputs.from': 'minikube',
     'needs.prepare.outputs.tag': 'sha-0123abc',
+    'needs.prepare.outputs.chart': '',
     'needs.prepare.outputs.diff': m[2]!,
   };
   const body = (pr.steps.at(-1).with.body as string).replace(/\$\{\{ ([\w.-]+) \}\}/g, (_, k: string) => {
@@ -322,30 +324,109 @@ t.test("promote: a diff beyond GitHub's 65,536 characters is cut at a line, with
   );
 });
 
-t.test("promote: the write job applies prepare's edit of the target's values file only", async (t) => {
+t.test(
+  "promote: the write job applies prepare's edit of the target's values file and argocd/values.yaml only",
+  async (t) => {
+    const { step } = await promoteJobs();
+    const script = step('pull-request', 'Apply the edit of npm run promote -- copy').run as string;
+    const dir = await mkdtemp(path.join(tmpdir(), 'promote-apply-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const git = (...args: string[]) => runStep(`git ${args.map((a) => `'${a}'`).join(' ')}`, dir, {});
+    const values = path.join(dir, 'environments', 'eks', 'values.yaml');
+    const argo = path.join(dir, 'argocd', 'values.yaml');
+    const minikube = path.join(dir, 'environments', 'minikube', 'values.yaml');
+    const other = path.join(dir, 'other');
+    for (const f of [values, argo, minikube]) await mkdir(path.dirname(f), { recursive: true });
+    await writeFile(values, 'image:\n  tag: 1.0.0\n');
+    await writeFile(argo, 'environments:\n  eks:\n    chartRevision: aaa\n');
+    await writeFile(minikube, 'image:\n  tag: 1.0.0\n');
+    await writeFile(other, 'x\n');
+    await git('init', '-q');
+    await git('add', '-A'); // the checkout: what the working tree is restored to
+    // The patch as the prepare job makes it, with edits too many.
+    await writeFile(values, 'image:\n  tag: 2.0.0\n');
+    await writeFile(argo, 'environments:\n  eks:\n    chartRevision: bbb\n');
+    await writeFile(minikube, 'image:\n  tag: 2.0.0\n');
+    await writeFile(other, 'y\n');
+    const patch = (await runStep('git diff | base64 -w0', dir, {})).output;
+    await git('checkout', '-q', '--', '.');
+    t.equal((await runStep(script, dir, { PATCH: '', TO: 'eks' })).code, 0, 'no edit, nothing to apply');
+    t.equal((await git('diff')).output, '', 'the working tree is the checkout');
+    const r = await runStep(script, dir, { PATCH: patch, TO: 'eks' });
+    t.equal(r.code, 0, r.output);
+    t.equal(await readFile(values, 'utf8'), 'image:\n  tag: 2.0.0\n');
+    t.equal(await readFile(argo, 'utf8'), 'environments:\n  eks:\n    chartRevision: bbb\n');
+    t.equal(await readFile(minikube, 'utf8'), 'image:\n  tag: 1.0.0\n', 'not the source environment');
+    t.equal(await readFile(other, 'utf8'), 'x\n', 'nothing else');
+  },
+);
+
+t.test('promote: prepare then the write job, on a checkout whose eks pins its chart', async (t) => {
   const { step } = await promoteJobs();
-  const script = step('pull-request', 'Apply the edit of npm run promote -- copy').run as string;
-  const dir = await mkdtemp(path.join(tmpdir(), 'promote-apply-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const git = (...args: string[]) => runStep(`git ${args.map((a) => `'${a}'`).join(' ')}`, dir, {});
-  const values = path.join(dir, 'environments', 'eks', 'values.yaml');
-  const other = path.join(dir, 'other');
-  await mkdir(path.dirname(values), { recursive: true });
-  await writeFile(values, 'image:\n  tag: 1.0.0\n');
-  await writeFile(other, 'x\n');
-  await git('init', '-q');
-  await git('add', '-A'); // the checkout: what the working tree is restored to
-  // The patch as the prepare job makes it, with one edit too many.
-  await writeFile(values, 'image:\n  tag: 2.0.0\n');
-  await writeFile(other, 'y\n');
-  const patch = (await runStep('git diff | base64 -w0', dir, {})).output;
-  await git('checkout', '-q', '--', '.');
-  t.equal((await runStep(script, dir, { PATCH: '', TO: 'eks' })).code, 0, 'no edit, nothing to apply');
-  t.equal((await git('diff')).output, '', 'the working tree is the checkout');
-  const r = await runStep(script, dir, { PATCH: patch, TO: 'eks' });
+  const { root, first, second } = await pinnedCheckout(t);
+  // `npm run --silent promote -- <args>` as package.json runs it, on this checkout.
+  const bin = await mkdtemp(path.join(tmpdir(), 'promote-npm-'));
+  t.teardown(() => rm(bin, { recursive: true, force: true }));
+  await writeFile(
+    path.join(bin, 'npm'),
+    [
+      '#!/usr/bin/env bash',
+      '[[ "$1 $2 $3 $4" == "run --silent promote --" ]] || { echo "unexpected npm $*" >&2; exit 2; }',
+      // The job's checkout is the repository promote.ts is in: here, the one it runs in.
+      `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(repoRoot, 'tools/promote.ts'))} --root "$PWD" "\${@:5}"`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  const temp = await mkdtemp(path.join(tmpdir(), 'promote-runner-'));
+  t.teardown(() => rm(temp, { recursive: true, force: true }));
+  const output = path.join(temp, 'output');
+  const env = {
+    PATH: `${bin}:${process.env.PATH}`,
+    FROM: 'minikube',
+    TO: 'eks',
+    RUNNER_TEMP: temp,
+    GITHUB_OUTPUT: output,
+  };
+  // The write job's checkout: the same commit, untouched.
+  const checkout = await mkdtemp(path.join(tmpdir(), 'promote-checkout-'));
+  t.teardown(() => rm(checkout, { recursive: true, force: true }));
+  await gitIn(checkout, ['clone', '--quiet', root, '.']);
+  const r = await runStep(step('prepare', 'promote').run, root, env);
   t.equal(r.code, 0, r.output);
-  t.equal(await readFile(values, 'utf8'), 'image:\n  tag: 2.0.0\n');
-  t.equal(await readFile(other, 'utf8'), 'x\n', 'nothing outside the values file');
+  const outputs = Object.fromEntries(
+    (await readFile(output, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  t.equal(outputs.tag, 'sha-0123456');
+  t.equal(
+    outputs.chart,
+    ` It also sets \`environments.eks.chartRevision\` in \`argocd/values.yaml\` to \`${second}\`: \`eks\` then deploys the chart of that commit, the one \`minikube\` runs.`,
+  );
+  t.match(
+    await readFile(path.join(temp, 'rendered.diff'), 'utf8'),
+    'ConfigMap/hit-counter/chart-change.yaml',
+  );
+  const applied = await runStep(
+    step('pull-request', 'Apply the edit of npm run promote -- copy').run,
+    checkout,
+    {
+      PATCH: outputs.patch!,
+      TO: 'eks',
+    },
+  );
+  t.equal(applied.code, 0, applied.output);
+  t.same(
+    (await gitIn(checkout, ['diff', '--name-only'])).split('\n'),
+    ['argocd/values.yaml', 'environments/eks/values.yaml'],
+    'the pull request changes both files',
+  );
+  for (const f of ['argocd/values.yaml', 'environments/eks/values.yaml'])
+    t.equal(await readFile(path.join(checkout, f), 'utf8'), await readFile(path.join(root, f), 'utf8'), f);
+  t.match(await readFile(path.join(checkout, 'argocd/values.yaml'), 'utf8'), `chartRevision: ${second}`);
+  t.notMatch(await readFile(path.join(checkout, 'argocd/values.yaml'), 'utf8'), first);
 });
 
 t.test('dependabot covers npm, the actions and the Dockerfile', async (t) => {

@@ -1,6 +1,7 @@
 // Renders an environment as its Argo CD Application does: the umbrella chart with
 // environments/<env>/values.yaml on top, release and namespace hit-counter, the monitoring API
-// present (kube-prometheus-stack runs in both clusters). `npm run promote -- diff` renders with it.
+// present (kube-prometheus-stack runs in both clusters). `npm run promote -- diff` renders with it,
+// the chart of a pinned environment taken from its commit.
 import path from 'node:path';
 import { helmTemplate } from './helm.ts';
 
@@ -21,6 +22,8 @@ export interface RenderEnvironmentOptions {
   root?: string;
   /** A values file rendered in place of environments/<env>/values.yaml (e.g. an edited copy). */
   valuesFile?: string;
+  /** A chart directory rendered in place of the checkout's (e.g. the chart of another commit). */
+  chartDir?: string;
   /** `--set` overrides on top. */
   set?: string[];
 }
@@ -29,7 +32,7 @@ export interface RenderEnvironmentOptions {
 export function renderEnvironment(env: string, o: RenderEnvironmentOptions = {}): Promise<string> {
   const root = o.root ?? repoRoot;
   return helmTemplate({
-    chartDir: path.join(root, chartPath),
+    chartDir: o.chartDir ?? path.join(root, chartPath),
     releaseName,
     namespace,
     valueFiles: [o.valuesFile ?? environmentValues(env, root)],
