@@ -255,19 +255,27 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
           : []),
       ],
     });
-    const apiPort = await freePort(apiAddress);
-    const server = `https://${apiAddress}:${apiPort}`;
-    const kubeconfigs: Record<string, string> = {};
-    for (const [name, c] of Object.entries(pki.clients))
-      kubeconfigs[name] = writeKubeconfig(join(dir, `${name}.kubeconfig`), {
-        server,
-        caCert: pki.caCert,
-        cert: c.cert,
-        key: c.key,
-        user: name,
-      });
     const admin = pki.clients.admin as { cert: string; key: string };
-    const credentials: Credentials = { server, caCert: pki.caCert, cert: admin.cert, key: admin.key };
+    // The API server's port goes into every kubeconfig; it is chosen again (and they rewritten) if
+    // another process takes it before the API server binds it.
+    let apiPort = 0;
+    let server = '';
+    let credentials: Credentials = { server, caCert: pki.caCert, cert: admin.cert, key: admin.key };
+    const kubeconfigs: Record<string, string> = {};
+    const chooseApiPort = async (): Promise<void> => {
+      apiPort = await freePort(apiAddress);
+      server = `https://${apiAddress}:${apiPort}`;
+      for (const [name, c] of Object.entries(pki.clients))
+        kubeconfigs[name] = writeKubeconfig(join(dir, `${name}.kubeconfig`), {
+          server,
+          caCert: pki.caCert,
+          cert: c.cert,
+          key: c.key,
+          user: name,
+        });
+      credentials = { server, caCert: pki.caCert, cert: admin.cert, key: admin.key };
+    };
+    await chooseApiPort();
 
     log('starting etcd ...');
     const etcdPeerUrl = `http://127.0.0.1:${await freePort()}`;
@@ -290,40 +298,56 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     });
 
     log('starting kube-apiserver ...');
-    await start(
-      'kube-apiserver',
-      () => [
-        `--etcd-servers=${etcdUrl}`,
-        `--bind-address=${apiAddress}`,
-        `--advertise-address=${apiAddress}`,
-        `--secure-port=${apiPort}`,
-        `--cert-dir=${join(dir, 'apiserver')}`,
-        `--tls-cert-file=${pki.serverCert}`,
-        `--tls-private-key-file=${pki.serverKey}`,
-        `--client-ca-file=${pki.caCert}`,
-        `--service-account-key-file=${pki.saPub}`,
-        `--service-account-signing-key-file=${pki.saKey}`,
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        '--api-audiences=https://kubernetes.default.svc.cluster.local',
-        '--authorization-mode=Node,RBAC',
-        // The default plugins (PodSecurity, ServiceAccount, DefaultStorageClass, ResourceQuota …)
-        // plus NodeRestriction, as kubeadm runs it.
-        '--enable-admission-plugins=NodeRestriction',
-        `--service-cluster-ip-range=${SERVICE_CIDR}`,
-        '--allow-privileged=true',
-        '--profiling=false',
-        // logs, exec and port-forward: the API server calls kubelet with an admin certificate.
-        ...(real
-          ? [
-              `--kubelet-client-certificate=${admin.cert}`,
-              `--kubelet-client-key=${admin.key}`,
-              '--kubelet-preferred-address-types=InternalIP',
-            ]
-          : []),
-      ],
-      { port: apiPort },
-    );
-    await until('kube-apiserver /readyz', async () => (await apiGet(credentials, '/readyz')).status === 200);
+    for (let attempt = 1; ; attempt++) {
+      await start(
+        'kube-apiserver',
+        () => [
+          `--etcd-servers=${etcdUrl}`,
+          `--bind-address=${apiAddress}`,
+          `--advertise-address=${apiAddress}`,
+          `--secure-port=${apiPort}`,
+          `--cert-dir=${join(dir, 'apiserver')}`,
+          `--tls-cert-file=${pki.serverCert}`,
+          `--tls-private-key-file=${pki.serverKey}`,
+          `--client-ca-file=${pki.caCert}`,
+          `--service-account-key-file=${pki.saPub}`,
+          `--service-account-signing-key-file=${pki.saKey}`,
+          '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+          '--api-audiences=https://kubernetes.default.svc.cluster.local',
+          '--authorization-mode=Node,RBAC',
+          // The default plugins (PodSecurity, ServiceAccount, DefaultStorageClass, ResourceQuota …)
+          // plus NodeRestriction, as kubeadm runs it.
+          '--enable-admission-plugins=NodeRestriction',
+          `--service-cluster-ip-range=${SERVICE_CIDR}`,
+          '--allow-privileged=true',
+          '--profiling=false',
+          // logs, exec and port-forward: the API server calls kubelet with an admin certificate.
+          ...(real
+            ? [
+                `--kubelet-client-certificate=${admin.cert}`,
+                `--kubelet-client-key=${admin.key}`,
+                '--kubelet-preferred-address-types=InternalIP',
+              ]
+            : []),
+        ],
+        { port: apiPort },
+      );
+      try {
+        await until(
+          'kube-apiserver /readyz',
+          async () => (await apiGet(credentials, '/readyz')).status === 200,
+        );
+        break;
+      } catch (err) {
+        const api = running.at(-1) as Running;
+        const taken = api.proc.hasExited() && /address already in use/.test(api.proc.log());
+        if (!taken || attempt >= 3) throw err;
+        log(`kube-apiserver: port ${apiPort} was taken meanwhile; choosing another ...`);
+        running.pop();
+        failed = false;
+        await chooseApiPort();
+      }
+    }
 
     log(`starting kube-controller-manager, kube-scheduler${real ? '' : ' and kwok'} ...`);
     // What both controllers share: their kubeconfig for the API and for checking who calls their
