@@ -96,6 +96,12 @@ const count = (body: string): bigint => {
   if (!m) throw new Error(`not a counter answer: ${body.slice(0, 200)}`);
   return BigInt(m[1] as string);
 };
+/**
+ * redis-cli in a Redis pod's container (redis, or sentinel: its port there), as operators run it:
+ * the chart's redis-node.sh logs in as the admin ACL user from the Secret.
+ */
+const nodeCli = (ns: string, pod: string, container: string, ...args: string[]): Promise<string> =>
+  c.kubectl(['exec', '-n', ns, pod, '-c', container, '--', 'sh', '/etc/redis/redis-node.sh', 'cli', ...args]);
 /** The status of a service pod's own /ready, asked at its pod address. */
 const podReady = async (pod: Obj): Promise<number> =>
   (await fetch(`http://${pod.status.podIP}:8000/ready`, { signal: AbortSignal.timeout(3000) })).status;
@@ -199,28 +205,17 @@ t.test(
       set: ['redis.architecture=replication', 'nginx.enabled=false', 'redis.backup.enabled=false'],
     });
     await waitReady(c, ns, 300_000);
-    // As operators do: the chart's redis-node.sh logs in as the admin ACL user from the Secret.
-    const cli = (pod: string, ...args: string[]): Promise<string> =>
-      c.kubectl([
-        'exec',
-        '-n',
-        ns,
-        pod,
-        '-c',
-        'redis',
-        '--',
-        'sh',
-        '/etc/redis/redis-node.sh',
-        'cli',
-        ...args,
-      ]);
+    const cli = (pod: string, ...args: string[]): Promise<string> => nodeCli(ns, pod, 'redis', ...args);
     const sentinelPrimary = async (): Promise<string> =>
       (
-        await c.kubectl([
-          ...['exec', '-n', ns, 'hit-counter-redis-0', '-c', 'sentinel', '--'],
-          ...['sh', '/etc/redis/redis-node.sh', 'cli', 'SENTINEL', 'get-master-addr-by-name'],
+        await nodeCli(
+          ns,
+          'hit-counter-redis-0',
+          'sentinel',
+          'SENTINEL',
+          'get-master-addr-by-name',
           'hit-counter',
-        ])
+        )
       ).split('\n')[0] ?? '';
     const host = (i: number): string =>
       `hit-counter-redis-${i}.hit-counter-redis-headless.${ns}.svc.cluster.local`;
@@ -495,32 +490,20 @@ t.test('backup Job writes an RDB; the README restore brings back that exact coun
   // 3. Redis once with AOF off, so it loads the RDB (redis-node.sh passes args to redis-server)
   const sts = await getJson(['statefulset', 'hit-counter-redis', '-n', APP_NS]);
   t.equal(sts.spec.template.spec.containers[0].args, undefined, 'the chart gives Redis no extra args');
-  await c.kubectl([
-    'patch',
-    '-n',
-    APP_NS,
-    'statefulset/hit-counter-redis',
-    '--type=json',
-    '-p',
-    JSON.stringify([
-      { op: 'add', path: '/spec/template/spec/containers/0/args', value: ['--appendonly', 'no'] },
-    ]),
-  ]);
-  await c.kubectl(['scale', '-n', APP_NS, 'statefulset/hit-counter-redis', '--replicas=1']);
-  const redisCli = (...a: string[]) =>
+  // The redis container's args: set (redis-node.sh passes them to redis-server) or removed.
+  const patchRedisArgs = (change: Obj) =>
     c.kubectl([
-      'exec',
+      'patch',
       '-n',
       APP_NS,
-      'hit-counter-redis-0',
-      '-c',
-      'redis',
-      '--',
-      'sh',
-      '/etc/redis/redis-node.sh',
-      'cli',
-      ...a,
+      'statefulset/hit-counter-redis',
+      '--type=json',
+      '-p',
+      JSON.stringify([{ ...change, path: '/spec/template/spec/containers/0/args' }]),
     ]);
+  await patchRedisArgs({ op: 'add', value: ['--appendonly', 'no'] });
+  await c.kubectl(['scale', '-n', APP_NS, 'statefulset/hit-counter-redis', '--replicas=1']);
+  const redisCli = (...a: string[]) => nodeCli(APP_NS, 'hit-counter-redis-0', 'redis', ...a);
   await waitFor(async () => (await redisCli('PING')).trim() === 'PONG', {
     timeoutMs: 120_000,
     what: 'Redis to load the RDB',
@@ -537,15 +520,7 @@ t.test('backup Job writes an RDB; the README restore brings back that exact coun
   // 5. the args dropped again (the chart sets none, so no sync would remove them), then automated
   // sync back on for the root: it restores the Application's policy from git, and Argo CD the
   // replica counts
-  await c.kubectl([
-    'patch',
-    '-n',
-    APP_NS,
-    'statefulset/hit-counter-redis',
-    '--type=json',
-    '-p',
-    JSON.stringify([{ op: 'remove', path: '/spec/template/spec/containers/0/args' }]),
-  ]);
+  await patchRedisArgs({ op: 'remove' });
   await patchApp(ROOT_APP, { automated: { prune: true, selfHeal: true } });
   await waitFor(
     async () => {
