@@ -1,5 +1,8 @@
 // The Redis store against a real redis-server on a free port: exact 64-bit numbers, group commit,
-// startup without Redis, a slow Redis, AUTH.
+// startup without Redis, a slow Redis, AUTH, a reconnect through a real Sentinel aborted mid-way.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
 import t, { type Test } from 'tap';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
@@ -7,7 +10,7 @@ import { RedisStore } from '../src/counter/redis.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { freePort } from '../../tools/lib/ports.ts';
 import { parseCommandStats, startRedis, type RedisServer } from '../../tools/lib/redis.ts';
-import { waitFor } from '../../tools/lib/proc.ts';
+import { requireBinary, tempDir, waitFor } from '../../tools/lib/proc.ts';
 import { contiguousRange, hitNumber } from './helpers/http.ts';
 
 async function redis(t: Test, opts: Parameters<typeof startRedis>[0] = {}): Promise<RedisServer> {
@@ -189,3 +192,61 @@ t.test('current() reads the counter; a value that is not an integer is a StoreEr
   await server.cli('SET', 'hits', 'not a number');
   await t.rejects(store.current(), { name: 'StoreError', kind: 'error', message: /not an integer/ });
 });
+
+t.test(
+  'Sentinel: a reconnect aborted while it asks the sentinels does not end the store for good',
+  async (t) => {
+    const primary = await redis(t);
+    const dir = tempDir('sentinel-');
+    const port = await freePort();
+    const conf = join(dir, 'sentinel.conf');
+    writeFileSync(conf, `sentinel monitor hc 127.0.0.1 ${primary.port} 1\n`);
+    const sentinel = await redis(t, {
+      port,
+      dir,
+      launch: {
+        command: requireBinary('redis-sentinel'),
+        args: [conf, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir],
+        env: process.env,
+      },
+    });
+    const warnings: string[] = [];
+    const log = {
+      level: 'warn',
+      warn: (_obj: unknown, msg: string) => warnings.push(msg),
+      info: () => {},
+      error: () => {},
+      debug: () => {},
+      trace: () => {},
+      fatal: () => {},
+      silent: () => {},
+      child: () => log,
+    };
+    const store = new RedisStore({
+      sentinels: [{ host: '127.0.0.1', port: sentinel.port }],
+      sentinelName: 'hc',
+      password: undefined,
+      key: 'hits',
+      batchMax: 16,
+      log: log as unknown as FastifyBaseLogger,
+      metrics: createMetrics(() => true),
+    });
+    t.teardown(() => store.close());
+    await waitFor(() => store.status().ready, { what: 'the store to connect through the sentinel' });
+    t.equal(await store.hit(), 1n);
+
+    // ioredis' failover detector, on a +switch-master, calls its connector's disconnect(); when that
+    // happens while a reconnect is asking the sentinels for the primary, the reconnect throws and
+    // the client ends. Do exactly that: force a reconnect and disconnect the connector as it starts.
+    const connector = (store.client as unknown as { connector: { disconnect(): void } }).connector;
+    let ended = false;
+    store.client.once('end', () => (ended = true));
+    store.client.once('connecting', () => connector.disconnect());
+    store.client.disconnect(true);
+    await waitFor(() => ended, { what: 'the aborted reconnect to end the client' });
+    t.ok(warnings.includes('redis client ended without close(); starting it again'), 'the restart is logged');
+    await waitFor(() => store.status().ready, { timeoutMs: 15_000, what: 'the store to connect again' });
+    t.equal(await store.hit(), 2n, 'the store counts again');
+    t.equal(await primary.cli('GET', 'hits'), '2');
+  },
+);

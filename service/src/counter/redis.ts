@@ -13,6 +13,12 @@
 // Every hit is answered within its deadline (1.5 x the command timeout, from its arrival), also
 // when it queued behind a batch that is still waiting for Redis: see batcher.ts.
 //
+// ioredis can end a client for good without being asked: with failoverDetector, a +switch-master
+// that arrives while a reconnect is asking the sentinels for the primary aborts that reconnect and
+// leaves the client 'end' ("Connection is closed." on every command, seen after a primary crash and
+// after a planned handover). The store starts it again, with the reconnect backoff, unless close()
+// ended it.
+//
 // Readiness follows Redis's answers, not only the connection: a hung Redis keeps its TCP connection
 // open, so the store is not ready while a command has waited longer than STALL_FRACTION of the
 // command timeout, or after a command timed out until Redis answers again. When nothing has answered
@@ -73,6 +79,10 @@ export class RedisStore implements CounterStore {
   /** A command timed out and Redis has not answered since. */
   #timedOut = false;
   #ping: Promise<unknown> | undefined;
+  #closing = false;
+  /** Restarts since the client was last ready, and the timer of the next one. */
+  #restarts = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
 
   constructor(o: RedisStoreOptions) {
     const timeout = o.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
@@ -126,6 +136,7 @@ export class RedisStore implements CounterStore {
     }
     this.client.on('ready', () => {
       this.#lastError = '';
+      this.#restarts = 0;
       // a new connection: the ready check (INFO) was answered
       this.#timedOut = false;
       this.#lastAnswerAt = performance.now();
@@ -136,6 +147,18 @@ export class RedisStore implements CounterStore {
       if (err.message === this.#lastError) return;
       this.#lastError = err.message;
       this.#log.warn({ store: 'redis', err: err.message }, 'redis connection error; reconnecting');
+    });
+    this.client.on('end', () => {
+      if (this.#closing) return;
+      const delay = retry(++this.#restarts);
+      this.#log.warn(
+        { store: 'redis', restartInMs: delay },
+        'redis client ended without close(); starting it again',
+      );
+      this.#restartTimer = setTimeout(() => {
+        this.#restartTimer = undefined;
+        if (!this.#closing) this.client.connect().catch(() => {});
+      }, delay);
     });
     this.#batcher = new Batcher(
       this.#waitReplicas > 0 ? (k) => this.#incrByReplicated(k) : (k) => this.#incrBy(k),
@@ -199,6 +222,8 @@ export class RedisStore implements CounterStore {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
+    clearTimeout(this.#restartTimer);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
