@@ -78,7 +78,7 @@ t.test('a short real run: the default and the replication modes, small connectio
   t.same(files, [`${stamp}.json`, `${stamp}.md`, `${stamp}.svg`, 'latest.svg'].sort(), 'the four files');
 
   const r = JSON.parse(readFileSync(join(out, `${stamp}.json`), 'utf8')) as BenchResults;
-  t.equal(r.version, 1);
+  t.equal(r.version, 2);
   t.same(
     r.modes.map((m) => m.mode),
     ['batch', 'ha'],
@@ -123,7 +123,18 @@ t.test('a short real run: the default and the replication modes, small connectio
     'redis-benchmark at the same connections',
   );
   t.ok(mode.redisBenchmark.every((x) => x.opsPerSec > 0));
-  t.equal(r.targets.length, 7, 'every target reported');
+  t.same(
+    r.floors.map((f) => `${f.floor} c=${f.connections}`),
+    ['service', 'fastify', 'nginx', 'service', 'fastify', 'nginx'].map((f, i) => `${f} c=${i < 3 ? 1 : 4}`),
+    'the three floors at each connection count, in turn',
+  );
+  for (const f of r.floors) {
+    t.ok(f.hitsPerSec > 0 && f.non2xx === 0, `floor ${f.floor} c=${f.connections}: answered, all 2xx`);
+    t.ok(f.cpuSeconds > 0, `floor ${f.floor} c=${f.connections}: its CPU was read`);
+  }
+  t.equal(r.bareStart.samplesMs.length, 1);
+  t.ok(r.bareStart.medianMs > 0, "the bare Fastify app's start → listening measured");
+  t.equal(r.targets.length, 11, 'every target reported');
   t.ok(
     r.targets.some((x) => x.met === undefined),
     'targets of modes not run are "not measured"',
@@ -139,8 +150,17 @@ t.test('a short real run: the default and the replication modes, small connectio
     4,
     'the durability table: both modes at both connection counts',
   );
-  t.equal(rows[0]?.split('|').length, 15, 'each row has the 13 columns');
-  t.match(md, /\| mode \| connections \| hits\/s \| p50 ms \| p99 ms \| max ms \| non-2xx \|/);
+  t.equal(rows[0]?.split('|').length, 18, 'each row has the 16 columns');
+  t.match(
+    md,
+    /\| mode \| connections \| hits\/s \| × bare Fastify \| × nginx return 200 \| p50 ms \| p99 ms \| max ms \| non-2xx \|/,
+  );
+  t.match(rows[0] ?? '', /^\| [^|]+ \| 1 \| \d+ \| \d+\.\d\d \| \d+\.\d\d \|/, 'with both ratios');
+  const floors = md.split('## Floors')[1]?.split('\n## ')[0] ?? '';
+  t.equal(
+    floors.split('\n').filter((l) => /^\| (the service alone|bare Fastify|nginx return 200)/.test(l)).length,
+    6,
+  );
   t.ok(run.log.includes(rows[0] ?? '(no row)'), 'the table is printed');
 
   const svg = readFileSync(join(out, `${stamp}.svg`), 'utf8');

@@ -3,12 +3,15 @@
 // Runs the benchmark (run.ts), writes <out>/<stamp>.json, .md, .svg and latest.svg, prints the table.
 // npm run bench -- --overload [--duration S] [--replicas N]: the overload phases (overload.ts),
 // printed as a table.
+// npm run bench -- --profile [--duration S] [--connections C]: one replica alone under wrk with
+// V8's CPU profiler (profile.ts); the functions with the most CPU, printed.
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { markdownReport } from './markdown.ts';
 import { overloadUsage, parseOverloadOptions, runOverload } from './overload.ts';
+import { parseProfileOptions, profileUsage, runProfile } from './profile.ts';
 import { writeResults, type BenchResults } from './results.ts';
 import { MODES, runBench, type BenchOptions, type Mode } from './run.ts';
 import { evaluateTargets } from './targets.ts';
@@ -28,7 +31,9 @@ const usage = `usage: npm run bench -- [options]
   --rss-hits N              before reading replica memory, load until each served N hits (default 100000, 0 = no)
   --node-options=FLAGS      NODE_OPTIONS for the service replicas, e.g. --node-options="--max-semi-space-size=1"
   --overload                the overload phases instead (below)
-${overloadUsage}`;
+  --profile                 one replica profiled instead (below)
+${overloadUsage}
+${profileUsage}`;
 
 export class UsageError extends Error {}
 
@@ -101,6 +106,17 @@ function versions(): Record<string, string> {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--profile')) {
+    let po;
+    try {
+      po = parseProfileOptions(process.argv.slice(2));
+    } catch (err) {
+      console.error(`bench: ${(err as Error).message}\n${profileUsage}`);
+      process.exit(2);
+    }
+    console.log(`\n${await runProfile(po, (line) => console.log(`bench: ${line}`))}`);
+    return;
+  }
   if (process.argv.includes('--overload')) {
     let ov;
     try {
@@ -142,13 +158,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const modes = await runBench({
+  const run = await runBench({
     ...options,
     log: (line) => console.log(`bench: ${line}`),
     signal: stop.signal,
   });
+  const { modes } = run;
   const results: BenchResults = {
-    version: 1,
+    version: 2,
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: {
@@ -160,8 +177,8 @@ async function main(): Promise<void> {
       versions: versions(),
     },
     options,
-    modes,
-    targets: evaluateTargets(modes),
+    ...run,
+    targets: evaluateTargets(run),
   };
   const files = writeResults(out, results);
   console.log(`\n${markdownReport(results, relative(out, files.svg))}`);

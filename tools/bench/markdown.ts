@@ -1,6 +1,7 @@
 // The results as markdown: the main table (mode × connections), the targets, start → ready,
 // memory after the runs and redis-benchmark.
 import type { BenchResults } from './results.ts';
+import { FLOOR_LABELS } from './floors.ts';
 import { DURABILITY_MODES, MODE_LABELS } from './run.ts';
 
 const table = (head: string[], rows: (string | number)[][]): string =>
@@ -12,12 +13,25 @@ const table = (head: string[], rows: (string | number)[][]): string =>
 
 const fix = (x: number, d = 1): string => x.toFixed(d);
 
+/** hits/s as a share of a floor's at the same connection count. */
+function vsFloor(
+  r: BenchResults,
+  floor: 'fastify' | 'nginx',
+  connections: number,
+  hitsPerSec: number,
+): string {
+  const f = r.floors.find((x) => x.floor === floor && x.connections === connections)?.hitsPerSec;
+  return f ? fix(hitsPerSec / f, 2) : '—';
+}
+
 export function mainTable(r: BenchResults): string {
   const rows = r.modes.flatMap((m) =>
     m.steps.map((s) => [
       MODE_LABELS[m.mode],
       s.connections,
       Math.round(s.hitsPerSec),
+      vsFloor(r, 'fastify', s.connections, s.hitsPerSec),
+      vsFloor(r, 'nginx', s.connections, s.hitsPerSec),
       s.latencyMs.p50,
       s.latencyMs.p99,
       s.latencyMs.max,
@@ -26,6 +40,7 @@ export function mainTable(r: BenchResults): string {
       s.batches ? `${fix(s.batches.meanHits, 2)} (${Math.round(s.batches.singleHitShare * 100)} %)` : '—',
       s.replicas.map((p) => fix(p.peakRssMiB)).join(' / '),
       s.hits ? Math.round((s.cpuSeconds.service / s.hits) * 1e6) : '—',
+      s.redis && s.hits ? fix((s.cpuSeconds.redis / s.hits) * 1e6) : '—',
       `${fix(s.cpuSeconds.service)} / ${fix(s.cpuSeconds.nginx)} / ${fix(s.cpuSeconds.redis)} / ${fix(s.cpuSeconds.other)}`,
       s.exactness.ok ? 'yes' : 'NO',
     ]),
@@ -35,6 +50,8 @@ export function mainTable(r: BenchResults): string {
       'mode',
       'connections',
       'hits/s',
+      '× bare Fastify',
+      '× nginx return 200',
       'p50 ms',
       'p99 ms',
       'max ms',
@@ -43,8 +60,38 @@ export function mainTable(r: BenchResults): string {
       'hits per INCRBY (share of 1-hit batches)',
       'peak RSS MiB per replica',
       'service CPU µs/hit',
+      'Redis CPU µs/hit',
       'CPU s: service / nginx / redis / other',
       'exact',
+    ],
+    rows,
+  );
+}
+
+/** The floors at each connection count, and the service alone as a share of bare Fastify. */
+export function floorTable(r: BenchResults): string {
+  const rows = r.floors.map((f) => [
+    FLOOR_LABELS[f.floor],
+    f.connections,
+    Math.round(f.hitsPerSec),
+    f.floor === 'fastify' ? '1.00' : vsFloor(r, 'fastify', f.connections, f.hitsPerSec),
+    f.latencyMs.p50,
+    f.latencyMs.p99,
+    f.latencyMs.max,
+    f.non2xx,
+    f.hitsPerSec ? Math.round((f.cpuSeconds / (f.hitsPerSec * r.options.seconds)) * 1e6) : '—',
+  ]);
+  return table(
+    [
+      'floor',
+      'connections',
+      'hits/s',
+      '× bare Fastify',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'non-2xx',
+      'CPU µs/hit',
     ],
     rows,
   );
@@ -107,7 +154,15 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
       "wrk, nginx, the replicas and Redis share the machine's CPUs.",
   );
   parts.push(`![hits/s and p99 latency against connections](${svgFile})`);
-  parts.push(`## Through nginx (wrk)\n\n${mainTable(r)}`);
+  parts.push(
+    `## Through nginx (wrk)\n\nEach mode's hits/s is also given as a share of two floors measured at ` +
+      `the same connection count: a bare Fastify app and nginx answering return 200 (below).\n\n${mainTable(r)}`,
+  );
+  parts.push(
+    `## Floors (wrk straight at each)\n\nThe service alone (one replica, embedded store, no nginx), a bare ` +
+      `Fastify app answering the same sentence (logger off) and nginx with the chart's nginx.conf ` +
+      `answering return 200 instead of proxying.\n\n${floorTable(r)}`,
+  );
   const durability = durabilityTable(r);
   if (durability)
     parts.push(
@@ -137,11 +192,14 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
   parts.push(
     `## Start → ready\n\n${table(
       ['mode', 'median ms', 'runs ms'],
-      r.modes.map((md) => [
-        MODE_LABELS[md.mode],
-        md.startToReady.medianMs,
-        md.startToReady.samplesMs.join(', '),
-      ]),
+      [
+        ...r.modes.map((md) => [
+          MODE_LABELS[md.mode],
+          md.startToReady.medianMs,
+          md.startToReady.samplesMs.join(', '),
+        ]),
+        ['bare Fastify, start → listening', r.bareStart.medianMs, r.bareStart.samplesMs.join(', ')],
+      ],
     )}`,
   );
   parts.push(

@@ -3,12 +3,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { markdownReport } from './markdown.ts';
-import type { BenchOptions, ModeResult } from './run.ts';
+import type { BenchOptions, FloorStep, ModeResult } from './run.ts';
+import type { StartToReady } from './ready.ts';
 import { svgChart } from './svg.ts';
 import type { Target } from './targets.ts';
 
 export interface BenchResults {
-  version: 1;
+  /** 2: with the floors and the bare Fastify app's start */
+  version: 2;
   startedAt: string;
   finishedAt: string;
   machine: {
@@ -22,6 +24,8 @@ export interface BenchResults {
   };
   options: Omit<BenchOptions, 'log'>;
   modes: ModeResult[];
+  floors: FloorStep[];
+  bareStart: StartToReady;
   targets: Target[];
 }
 

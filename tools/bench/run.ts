@@ -1,6 +1,7 @@
 // The benchmark itself: for each mode a fresh local stack (tools/stack), a short warm-up, then one
 // wrk run per connection count through nginx, with the counters, Redis command counts, memory and
-// CPU read around each run; then start → ready and, on a Redis stack, redis-benchmark.
+// CPU read around each run; the floors (floors.ts) measured by the same wrk in the same turns; then
+// start → ready (and the bare Fastify app's start → listening) and, on a Redis stack, redis-benchmark.
 import { loadavg } from 'node:os';
 import { startStack, type Stack } from '../stack/stack.ts';
 import { childPids } from '../stack/procfs.ts';
@@ -19,6 +20,7 @@ import { parseCommandStats } from '../lib/redis.ts';
 import { median, startToReadyMs, type StartToReady } from './ready.ts';
 import { redisBenchmark, type RedisBenchmark } from './redis-benchmark.ts';
 import { runWrk, type WrkResult } from './wrk.ts';
+import { bareStartMs, startFloors, type Floor, type Floors } from './floors.ts';
 
 export const MODES = ['batch', 'everysec', 'ha', 'nobatch', 'memory'] as const;
 export type Mode = (typeof MODES)[number];
@@ -83,6 +85,24 @@ export interface StepResult {
   loadavg1: number;
 }
 
+/** A floor at one connection count: wrk straight at it. */
+export interface FloorStep {
+  floor: Floor;
+  connections: number;
+  hitsPerSec: number;
+  latencyMs: WrkResult['latencyMs'];
+  non2xx: number;
+  /** CPU seconds its process (and nginx's workers) used during the run */
+  cpuSeconds: number;
+}
+
+export interface BenchRun {
+  modes: ModeResult[];
+  floors: FloorStep[];
+  /** spawn → first 200 of the bare Fastify app, measured in turn with the modes' start → ready */
+  bareStart: StartToReady;
+}
+
 export interface ModeResult {
   mode: Mode;
   steps: StepResult[];
@@ -98,11 +118,11 @@ export interface ModeResult {
   redisBenchmark: RedisBenchmark[];
 }
 
-export async function runBench(o: BenchOptions): Promise<ModeResult[]> {
+export async function runBench(o: BenchOptions): Promise<BenchRun> {
   const log = o.log ?? (() => {});
   // Every mode's stack is up for the whole run and the modes take turns at each connection count,
   // so they are paired: other work on the machine weighs on all of them alike.
-  const run: Run = { stacks: [], starting: undefined };
+  const run: Run = { stacks: [], starting: undefined, floors: undefined };
   const signal = o.signal ?? new AbortController().signal;
   signal.throwIfAborted();
   let onAbort = (): void => {};
@@ -120,6 +140,7 @@ export async function runBench(o: BenchOptions): Promise<ModeResult[]> {
     // still starting is stopped once it is up.
     for (const { stack } of run.stacks) await stack.stop();
     await (await late?.catch(() => undefined))?.stop();
+    await (await run.floors?.catch(() => undefined))?.stop();
   }
 }
 
@@ -127,6 +148,7 @@ interface Run {
   stacks: { mode: Mode; stack: Stack; steps: StepResult[] }[];
   /** the stack being started, if any */
   starting: Promise<Stack> | undefined;
+  floors: Promise<Floors> | undefined;
 }
 
 async function measure(
@@ -134,7 +156,7 @@ async function measure(
   log: (line: string) => void,
   run: Run,
   signal: AbortSignal,
-): Promise<ModeResult[]> {
+): Promise<BenchRun> {
   const { stacks } = run;
   for (const mode of o.modes) {
     // The embedded store counts inside one process: more replicas would be separate counters.
@@ -156,11 +178,17 @@ async function measure(
     stacks.push({ mode, stack, steps: [] });
     signal.throwIfAborted();
   }
+  log('floors: starting the service alone, a bare Fastify app, nginx return 200');
+  const first = stacks[0]?.stack.serviceEnv ?? {};
+  run.floors = startFloors({ ...first, ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}) });
+  const floors = (await run.floors).servers;
+  signal.throwIfAborted();
+  const floorSteps: FloorStep[] = [];
   if (o.warmupSeconds > 0) {
     const warm = Math.max(...o.connections.filter((c) => c <= 64), 1);
-    for (const { stack } of stacks)
+    for (const url of [...stacks.map((x) => x.stack.url), ...floors.map((f) => f.url)])
       await runWrk({
-        url: stack.url,
+        url,
         connections: warm,
         seconds: o.warmupSeconds,
         threads: o.threads,
@@ -178,22 +206,51 @@ async function measure(
           (step.redis ? `, Redis commands/hit ${step.redis.countingCommandsPerHit.toFixed(3)}` : ''),
       );
     }
+    for (const f of floors) {
+      signal.throwIfAborted();
+      const pids = (): number[] => [f.pid, ...childPids(f.pid)];
+      const before = sum(pids().map(cpuSecondsOf));
+      const wrk = await runWrk({
+        url: f.url,
+        connections,
+        seconds: o.seconds,
+        threads: o.threads,
+        signal: o.signal,
+      });
+      const step: FloorStep = {
+        floor: f.floor,
+        connections,
+        hitsPerSec: Math.round((wrk.gets2xx / o.seconds) * 10) / 10,
+        latencyMs: wrk.latencyMs,
+        non2xx: wrk.non2xx,
+        cpuSeconds: Math.round((sum(pids().map(cpuSecondsOf)) - before) * 100) / 100,
+      };
+      floorSteps.push(step);
+      log(
+        `floor ${f.floor} c=${connections}: ${Math.round(step.hitsPerSec)} hits/s, p50 ${step.latencyMs.p50} ms, ` +
+          `p99 ${step.latencyMs.p99} ms, non-2xx ${step.non2xx}`,
+      );
+    }
   }
   // start → ready, the modes taking turns too
   log(`start → ready: ${o.readyRuns} runs per mode`);
   const ready = new Map<Mode, number[]>(stacks.map((x) => [x.mode, []]));
-  for (let i = 0; i < o.readyRuns; i++)
+  const bare: number[] = [];
+  for (let i = 0; i < o.readyRuns; i++) {
     for (const { mode, stack } of stacks) {
       signal.throwIfAborted();
       ready.get(mode)?.push(await startToReadyMs(stack.serviceEnv));
     }
+    signal.throwIfAborted();
+    bare.push(await bareStartMs());
+  }
   const out: ModeResult[] = [];
   for (const { mode, stack, steps } of stacks) {
     const samplesMs = ready.get(mode) ?? [];
     const startToReady = { samplesMs, medianMs: median(samplesMs) };
     out.push({ mode, steps, startToReady, ...(await afterRuns(stack, mode, o, log)) });
   }
-  return out;
+  return { modes: out, floors: floorSteps, bareStart: { samplesMs: bare, medianMs: median(bare) } };
 }
 
 /** Memory after the runs (and after more load up to `rssHits`), and redis-benchmark. */

@@ -88,7 +88,7 @@ export async function startReplica(o: ReplicaOptions): Promise<Replica> {
   };
 }
 
-async function answers200(port: number, path: string): Promise<boolean> {
+export async function answers200(port: number, path: string): Promise<boolean> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000) });
     await res.arrayBuffer();
