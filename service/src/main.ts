@@ -2,6 +2,7 @@
 // 1 = could not start or could not shut down cleanly, 0 = clean shutdown).
 import { buildApp, type Lifecycle } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { stdoutDestination } from './log.ts';
 import { handleShutdownSignals } from './shutdown.ts';
 
 let config: Config;
@@ -14,7 +15,12 @@ try {
 }
 
 const lifecycle: Lifecycle = { draining: false };
-const app = buildApp(config, { lifecycle });
+const log = stdoutDestination();
+const app = buildApp(config, {
+  lifecycle,
+  logger: { level: config.logLevel, stream: log.stream },
+  logLinesDropped: log.dropped,
+});
 handleShutdownSignals({ app, lifecycle, delayMs: config.shutdownDelayMs });
 
 process.on('unhandledRejection', (err) => {

@@ -10,7 +10,7 @@ export type Metrics = {
   redisDuration: Histogram;
 };
 
-export function createMetrics(isReady: () => boolean): Metrics {
+export function createMetrics(isReady: () => boolean, logLinesDropped: () => number = () => 0): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -20,6 +20,15 @@ export function createMetrics(isReady: () => boolean): Metrics {
     registers,
     collect() {
       this.set(isReady() ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'hitcounter_log_lines_dropped_total',
+    help: 'Log lines dropped because stdout did not keep up with them (the write buffer was full)',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(logLinesDropped());
     },
   });
   const storeErrors = new Counter({

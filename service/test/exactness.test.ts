@@ -41,9 +41,14 @@ t.test(`${REQUESTS} concurrent GETs across 3 processes on one Redis`, async (t) 
 
 t.test(`${REQUESTS} concurrent GETs on the embedded store`, async (t) => {
   const service = await startService(t, { LOG_LEVEL: 'warn' });
-  const warning = service
-    .logLines()
-    .find((l) => l.level === 40 && /REDIS_URL and REDIS_SENTINELS are unset/.test(String(l.msg)));
+  // Log lines are written in batches (at most 100 ms late): polled for.
+  const warning = await waitFor(
+    () =>
+      service
+        .logLines()
+        .find((l) => l.level === 40 && /REDIS_URL and REDIS_SENTINELS are unset/.test(String(l.msg))),
+    { what: 'the embedded store warning in the log' },
+  );
   t.ok(warning, 'the embedded store is announced with a warning');
   const numbers = await hammer(t, [service], REQUESTS);
   t.same(contiguousRange(numbers), [1n, BigInt(REQUESTS)], 'unique and contiguous 1..N');

@@ -14,6 +14,10 @@ const ALLOW = 'GET, HEAD';
 const RETRY_AFTER_S = '1';
 
 function prefersHtml(request: FastifyRequest): boolean {
+  // Without "html" in Accept, text/plain wins whatever the rest says (it is listed first): the
+  // negotiation itself is for the requests that may want HTML (browsers).
+  const accept = request.headers.accept;
+  if (accept === undefined || !accept.toLowerCase().includes('html')) return false;
   return new Negotiator(request.raw).mediaType(TYPES) === 'text/html';
 }
 
@@ -36,14 +40,13 @@ export const hitRoutes: FastifyPluginAsync<HitOptions> = async (app, { store, me
     method: 'GET',
     url: '/',
     exposeHeadRoute: false,
-    onRequest: async (request, reply) => {
-      if (hasBody(request)) {
-        await reply
-          .code(400)
-          .header('connection', 'close')
-          .type('text/plain; charset=utf-8')
-          .send('GET / must not carry a body\n');
-      }
+    onRequest: (request, reply, done) => {
+      if (!hasBody(request)) return done();
+      void reply
+        .code(400)
+        .header('connection', 'close')
+        .type('text/plain; charset=utf-8')
+        .send('GET / must not carry a body\n');
     },
     handler: async (request, reply) => {
       let n: bigint;
