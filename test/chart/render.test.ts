@@ -125,6 +125,34 @@ t.test('the service gets its Redis URL, user and password from the Secret, never
     );
 });
 
+t.test("the service's V8 heap is sized from its memory limit", async (t) => {
+  const nodeOptions = async (set: string[]): Promise<string> => {
+    const { objects } = await render(set);
+    const env = find(objects, 'Deployment', 'hit-counter').spec.template.spec.containers[0].env;
+    return env.find((e: { name: string }) => e.name === 'NODE_OPTIONS').value;
+  };
+  t.equal(await nodeOptions([]), '--max-old-space-size=128 --max-semi-space-size=2', 'half of 256Mi');
+  t.equal(
+    await nodeOptions(['resources.limits.memory=1Gi', 'heap.oldSpacePercent=75', 'heap.semiSpaceMiB=8']),
+    '--max-old-space-size=768 --max-semi-space-size=8',
+  );
+  t.equal(
+    await nodeOptions(['resources.limits.memory=500M']),
+    '--max-old-space-size=238 --max-semi-space-size=2',
+  );
+  t.equal(
+    await nodeOptions(['resources.limits.memory=268435456']),
+    '--max-old-space-size=128 --max-semi-space-size=2',
+    'bytes',
+  );
+  await t.rejects(
+    render(['resources.limits.memory=0.5Gi']),
+    /resources\.limits\.memory "0\.5Gi": write a whole number/,
+  );
+  await t.rejects(render(['resources.limits.memory=24Mi']), /leaves 12 MiB of old space/);
+  await t.rejects(render(['heap.semiSpaceMiB=0']), /heap\/semiSpaceMiB|semiSpaceMiB/);
+});
+
 t.test('the bare defaults refuse to render, naming both password sources', async (t) => {
   const bare = render([], [], undefined, { bare: true });
   await t.rejects(bare, /global\.redis\.auth: Redis always requires auth/);
