@@ -132,6 +132,15 @@ t.test('a short real run: the default and the replication modes, small connectio
     t.ok(f.hitsPerSec > 0 && f.non2xx === 0, `floor ${f.floor} c=${f.connections}: answered, all 2xx`);
     t.ok(f.cpuSeconds > 0, `floor ${f.floor} c=${f.connections}: its CPU was read`);
   }
+  t.same(
+    r.floorsAfter.map((f) => f.floor),
+    ['service', 'fastify'],
+    'the Node floors: RSS after the runs',
+  );
+  t.ok(
+    r.floorsAfter.every((f) => f.rssMiB > 0),
+    'read',
+  );
   t.equal(r.bareStart.samplesMs.length, 1);
   t.ok(r.bareStart.medianMs > 0, "the bare Fastify app's start → listening measured");
   t.equal(r.targets.length, 11, 'every target reported');

@@ -205,16 +205,19 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
   parts.push(
     `## Replicas after the runs\n\n${table(
       ['mode', 'replica', 'hits served', 'RSS MiB', 'peak RSS MiB', 'V8 heap used / total MiB'],
-      r.modes.flatMap((md) =>
-        md.replicasAfter.map((x, i) => [
-          MODE_LABELS[md.mode],
-          i,
-          x.hitsServed,
-          fix(x.rssMiB),
-          fix(x.vmHwmMiB),
-          `${fix(x.heapUsedMiB)} / ${fix(x.heapTotalMiB)}`,
-        ]),
-      ),
+      [
+        ...r.modes.flatMap((md) =>
+          md.replicasAfter.map((x, i) => [
+            MODE_LABELS[md.mode],
+            i,
+            x.hitsServed,
+            fix(x.rssMiB),
+            fix(x.vmHwmMiB),
+            `${fix(x.heapUsedMiB)} / ${fix(x.heapTotalMiB)}`,
+          ]),
+        ),
+        ...r.floorsAfter.map((f) => [`floor: ${FLOOR_LABELS[f.floor]}`, '—', '—', fix(f.rssMiB), '—', '—']),
+      ],
     )}`,
   );
   const rb = r.modes.flatMap((md) => md.redisBenchmark);

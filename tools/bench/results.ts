@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { markdownReport } from './markdown.ts';
-import type { BenchOptions, FloorStep, ModeResult } from './run.ts';
+import type { BenchOptions, BenchRun, FloorStep, ModeResult } from './run.ts';
 import type { StartToReady } from './ready.ts';
 import { svgChart } from './svg.ts';
 import type { Target } from './targets.ts';
@@ -25,6 +25,7 @@ export interface BenchResults {
   options: Omit<BenchOptions, 'log'>;
   modes: ModeResult[];
   floors: FloorStep[];
+  floorsAfter: BenchRun['floorsAfter'];
   bareStart: StartToReady;
   targets: Target[];
 }

@@ -99,6 +99,8 @@ export interface FloorStep {
 export interface BenchRun {
   modes: ModeResult[];
   floors: FloorStep[];
+  /** RSS of the Node floors (the service alone, bare Fastify) after all runs, MiB */
+  floorsAfter: { floor: Floor; rssMiB: number }[];
   /** spawn → first 200 of the bare Fastify app, measured in turn with the modes' start → ready */
   bareStart: StartToReady;
 }
@@ -250,7 +252,15 @@ async function measure(
     const startToReady = { samplesMs, medianMs: median(samplesMs) };
     out.push({ mode, steps, startToReady, ...(await afterRuns(stack, mode, o, log)) });
   }
-  return { modes: out, floors: floorSteps, bareStart: { samplesMs: bare, medianMs: median(bare) } };
+  const floorsAfter = floors
+    .filter((f) => f.floor !== 'nginx')
+    .map((f) => ({ floor: f.floor, rssMiB: Math.round((memoryOf(f.pid)?.rssMiB ?? 0) * 10) / 10 }));
+  return {
+    modes: out,
+    floors: floorSteps,
+    floorsAfter,
+    bareStart: { samplesMs: bare, medianMs: median(bare) },
+  };
 }
 
 /** Memory after the runs (and after more load up to `rssHits`), and redis-benchmark. */

@@ -20,7 +20,7 @@ const MAX_LATENCY_MS = 1000;
 /** Start → ready against the bare Fastify app's start → listening. */
 const READY_VS_BARE = 2;
 
-export function evaluateTargets({ modes, floors, bareStart }: BenchRun): Target[] {
+export function evaluateTargets({ modes, floors, floorsAfter, bareStart }: BenchRun): Target[] {
   const step = (mode: string, c: number): StepResult | undefined =>
     modes.find((m) => m.mode === mode)?.steps.find((s) => s.connections === c);
   const out: Target[] = [];
@@ -101,11 +101,13 @@ export function evaluateTargets({ modes, floors, bareStart }: BenchRun): Target[
     hitsServed: 0,
     vmHwmMiB: 0,
   });
+  const bareAfter = floorsAfter.find((f) => f.floor === 'fastify')?.rssMiB;
+  const bareRss = bareAfter ? `; bare Fastify after the same runs: ${bareAfter.toFixed(1)} MiB` : '';
   const minHits = Math.min(...after.map((r) => r.hitsServed));
   out.push({
     target: `replica RSS ≤ ${RSS_LIMIT_MIB} MiB after 100k hits`,
     measured: after.length
-      ? `${worst.rssMiB.toFixed(1)} MiB at most (every replica served ≥ ${minHits} hits)`
+      ? `${worst.rssMiB.toFixed(1)} MiB at most (every replica served ≥ ${minHits} hits)` + bareRss
       : 'not measured',
     // below 100k hits per replica the target is not measured, whatever the RSS
     met: after.length && minHits >= 100_000 ? worst.rssMiB <= RSS_LIMIT_MIB : undefined,
