@@ -176,15 +176,18 @@ const camelCase = (name: string): string =>
 /** The value checked against its rules: the problem, or the value (a number for an integer). */
 function check(value: string, r: Rules): { problem: string } | { value: string | number } {
   if (r.type === 'integer') {
-    if (!/^-?\d+$/.test(value)) return { problem: 'must be integer' };
+    // As JSON Schema coercion reads it: surrounding spaces, "8.0" and "1e3" are integers too;
+    // a blank value is not.
     const n = Number(value);
+    if (value.trim() === '' || !Number.isInteger(n)) return { problem: 'must be integer' };
     if (r.minimum !== undefined && n < r.minimum) return { problem: `must be >= ${r.minimum}` };
     if (r.maximum !== undefined && n > r.maximum) return { problem: `must be <= ${r.maximum}` };
     return { value: n };
   }
-  if (r.minLength !== undefined && value.length < r.minLength)
+  const length = [...value].length; // characters, not UTF-16 units
+  if (r.minLength !== undefined && length < r.minLength)
     return { problem: `must NOT have fewer than ${r.minLength} characters` };
-  if (r.maxLength !== undefined && value.length > r.maxLength)
+  if (r.maxLength !== undefined && length > r.maxLength)
     return { problem: `must NOT have more than ${r.maxLength} characters` };
   if (r.pattern !== undefined) {
     let re = patterns.get(r.pattern);

@@ -2,8 +2,9 @@
 // request never waits for its line to reach the pipe: lines are written together, once
 // LOG_BATCH_BYTES wait or every LOG_FLUSH_MS, so a line reaches stdout within that time. On exit
 // (a clean shutdown, or process.exit after a fatal error) pino writes what is pending
-// synchronously, so those lines are kept; a process killed outright (SIGKILL, the kernel's OOM
-// killer) loses the lines not yet written: those of the last LOG_FLUSH_MS, at most LOG_BUFFER_BYTES.
+// synchronously, so those lines are kept (that write waits for stdout if it is stalled). A process
+// that dies without exiting (SIGKILL, the kernel's OOM killer, V8 aborting when the heap is full)
+// loses the lines not yet written: those of the last LOG_FLUSH_MS, at most LOG_BUFFER_BYTES.
 // When stdout cannot keep up, lines beyond that buffer are dropped and counted
 // (hitcounter_log_lines_dropped_total) instead of growing the heap or holding requests.
 import pino from 'pino';

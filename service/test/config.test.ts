@@ -76,6 +76,22 @@ t.test(
   },
 );
 
+t.test(
+  'integers read as before: surrounding spaces, 8.0 and 1e3 are integers; blanks and 8.5 are not',
+  async (t) => {
+    t.equal(loadConfig({ PORT: ' 8080 ' }).port, 8080);
+    t.equal(loadConfig({ COUNTER_BATCH_MAX: '8.0' }).counterBatchMax, 8);
+    t.equal(loadConfig({ SHUTDOWN_DELAY_MS: '1e3' }).shutdownDelayMs, 1000);
+    t.throws(() => loadConfig({ PORT: ' ' }), /PORT=" " is invalid \(must be integer\)/);
+    t.throws(() => loadConfig({ COUNTER_BATCH_MAX: '8.5' }), /must be integer/);
+    t.equal(
+      loadConfig({ COUNTER_KEY: '😀'.repeat(512) }).counterKey.length,
+      1024,
+      'lengths count characters',
+    );
+  },
+);
+
 const bad: [Record<string, string>, string, RegExp][] = [
   [{ PORT: 'eighty' }, 'PORT', /expected an integer 0-65535/],
   [{ PORT: '70000' }, 'PORT', /must be <= 65535/],

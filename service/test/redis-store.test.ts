@@ -1,6 +1,6 @@
 // The Redis store against a real redis-server on a free port: exact 64-bit numbers, group commit,
 // startup without Redis, a slow Redis, AUTH, a reconnect through a real Sentinel aborted mid-way.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import t, { type Test } from 'tap';
@@ -210,6 +210,7 @@ t.test(
         env: process.env,
       },
     });
+    t.teardown(() => rmSync(dir, { recursive: true, force: true })); // after the sentinel's stop
     const warnings: string[] = [];
     const log = {
       level: 'warn',

@@ -57,6 +57,7 @@ t.test('the exactness check', async (t) => {
 
 t.test('a short real run: the default and the replication modes, small connection counts', async (t) => {
   const out = tempDir('bench-smoke-');
+  t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const args = ['--duration', '2', '--connections', '1,4', '--replicas', '2', '--modes', 'batch,ha'];
   args.push(
     '--out',

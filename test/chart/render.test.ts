@@ -1,9 +1,10 @@
 // Renders the defaults, each environment and a matrix of toggles; every object must pass the
 // strict schema validation (admission is judged by the real API server in test/cluster/).
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { validateManifests } from '../../tools/lib/k8s-validate.ts';
+import { tempDir } from '../../tools/lib/proc.ts';
 import { find, render, repoRoot } from './chart.ts';
 
 const environments = readdirSync(path.join(repoRoot, 'environments')).map((env) =>
@@ -144,6 +145,21 @@ t.test("the service's V8 heap is sized from its memory limit", async (t) => {
     await nodeOptions(['resources.limits.memory=268435456']),
     '--max-old-space-size=128 --max-semi-space-size=2',
     'bytes',
+  );
+  // A plain number in a values file is a float64 to Helm; a leading zero is decimal, not octal.
+  const dir = tempDir('heap-values-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const valuesFile = path.join(dir, 'values.yaml');
+  writeFileSync(valuesFile, 'resources:\n  limits:\n    memory: 268435456\n');
+  const fromFile = find((await render([], [valuesFile])).objects, 'Deployment', 'hit-counter');
+  t.match(
+    JSON.stringify(fromFile.spec.template.spec.containers[0].env),
+    /--max-old-space-size=128 /,
+    'bytes in a values file',
+  );
+  t.equal(
+    await nodeOptions(['resources.limits.memory=0400Mi']),
+    '--max-old-space-size=200 --max-semi-space-size=2',
   );
   await t.rejects(
     render(['resources.limits.memory=0.5Gi']),

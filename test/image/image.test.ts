@@ -172,7 +172,9 @@ t.test("a start reads the module graph's code cache made at build time, as the i
   const out = await inImage([
     'sh',
     '-c',
-    'NODE_DEBUG_NATIVE=COMPILE_CACHE node --input-type=module -e "await import(\'./dist/app.js\')" 2>&1',
+    // with the heap flags the chart sets (NODE_OPTIONS), as a pod starts it
+    'NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=2" NODE_DEBUG_NATIVE=COMPILE_CACHE ' +
+      'node --input-type=module -e "await import(\'./dist/app.js\')" 2>&1',
   ]);
   const accepted = out.split('\n').filter((l) => /code cache for \S+ \S+ was accepted/.test(l));
   t.ok(accepted.length > 100, `the cached code of ${accepted.length} modules was used`);

@@ -39,8 +39,17 @@ export interface Floors {
 }
 
 /** Spawns the bare Fastify app on `port`; resolves once GET / answers 200, polled every `intervalMs`. */
-async function startBare(port: number, logFile: string, intervalMs: number): Promise<Proc> {
-  const proc = spawnProcess(process.execPath, [BARE, String(port)], { logFile });
+async function startBare(
+  port: number,
+  logFile: string,
+  intervalMs: number,
+  nodeOptions: string,
+): Promise<Proc> {
+  const { NODE_OPTIONS: _inherited, ...env } = process.env;
+  const proc = spawnProcess(process.execPath, [BARE, String(port)], {
+    logFile,
+    env: nodeOptions ? { ...env, NODE_OPTIONS: nodeOptions } : env,
+  });
   proc.exited.catch(() => {});
   try {
     await waitFor(async () => proc.hasExited() || (await answers200(port, '/')), {
@@ -58,7 +67,8 @@ async function startBare(port: number, logFile: string, intervalMs: number): Pro
 
 /**
  * Starts the three floors. `serviceEnv` is a stack's service environment: its Redis settings are
- * dropped, so the replica runs the embedded store with everything else as the chart sets it.
+ * dropped, so the replica runs the embedded store with everything else as the chart sets it; the
+ * bare Fastify app gets its NODE_OPTIONS (the same heap), so the two compare like for like.
  */
 export async function startFloors(serviceEnv: Record<string, string>): Promise<Floors> {
   const dir = tempDir('bench-floors-');
@@ -80,7 +90,7 @@ export async function startFloors(serviceEnv: Record<string, string>): Promise<F
     servers.push({ floor: 'service', url: `http://127.0.0.1:${servicePort}/`, pid: service.pid });
 
     const barePort = await freePort();
-    const bare = await startBare(barePort, join(dir, 'fastify.log'), 50);
+    const bare = await startBare(barePort, join(dir, 'fastify.log'), 50, env.NODE_OPTIONS ?? '');
     stops.push(() => bare.stop({ signal: 'SIGTERM', timeoutMs: 10_000 }));
     servers.push({ floor: 'fastify', url: `http://127.0.0.1:${barePort}/`, pid: bare.pid });
 
@@ -115,13 +125,16 @@ export async function startFloors(serviceEnv: Record<string, string>): Promise<F
   return { servers, stop };
 }
 
-/** Spawn → first GET / answered 200 of the bare Fastify app (ms), polled every 2 ms like /ready. */
-export async function bareStartMs(): Promise<number> {
+/**
+ * Spawn → first GET / answered 200 of the bare Fastify app (ms), polled every 2 ms like /ready,
+ * with the replicas' NODE_OPTIONS.
+ */
+export async function bareStartMs(nodeOptions: string): Promise<number> {
   const dir = tempDir('bench-bare-');
   try {
     const port = await freePort();
     const started = performance.now();
-    const proc = await startBare(port, join(dir, 'fastify.log'), 2);
+    const proc = await startBare(port, join(dir, 'fastify.log'), 2, nodeOptions);
     const ms = Math.round(performance.now() - started);
     await proc.stop({ signal: 'SIGTERM', timeoutMs: 10_000 });
     return ms;

@@ -198,7 +198,11 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
           md.startToReady.medianMs,
           md.startToReady.samplesMs.join(', '),
         ]),
-        ['bare Fastify, start → listening', r.bareStart.medianMs, r.bareStart.samplesMs.join(', ')],
+        [
+          'bare Fastify, start → first answer to GET /',
+          r.bareStart.medianMs,
+          r.bareStart.samplesMs.join(', '),
+        ],
       ],
     )}`,
   );

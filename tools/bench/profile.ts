@@ -3,7 +3,7 @@
 // (node --cpu-prof); at the end the replica is stopped, its profile read, and the functions that
 // took the most CPU (self time) printed, with the profile file kept for a closer look (Chrome
 // DevTools, or any .cpuprofile viewer).
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../lib/ports.ts';
@@ -75,6 +75,16 @@ export function selfTimes(profile: { nodes: ProfileNode[] }): { fn: string; shar
 
 export async function runProfile(o: ProfileOptions, log: (line: string) => void): Promise<string> {
   const dir = tempDir('bench-profile-');
+  try {
+    return await profileIn(dir, o, log);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** The run itself; `dir` keeps the replica's log and its profile. */
+async function profileIn(dir: string, o: ProfileOptions, log: (line: string) => void): Promise<string> {
   const port = await freePort();
   const rendered = await renderStack({
     upstreams: ['127.0.0.1:1'],
@@ -96,7 +106,8 @@ export async function runProfile(o: ProfileOptions, log: (line: string) => void)
       ...env,
       ...(o.logLevel ? { LOG_LEVEL: o.logLevel } : {}),
       SHUTDOWN_DELAY_MS: '0',
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim(),
+      // the chart's heap flags, and the profiler
+      NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim(),
     },
     logFile: join(dir, 'replica.log'),
   });

@@ -181,8 +181,9 @@ async function measure(
     signal.throwIfAborted();
   }
   log('floors: starting the service alone, a bare Fastify app, nginx return 200');
-  const first = stacks[0]?.stack.serviceEnv ?? {};
-  run.floors = startFloors({ ...first, ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}) });
+  // stack.serviceEnv already holds --node-options, when given, in place of the chart's
+  const floorEnv = stacks[0]?.stack.serviceEnv ?? {};
+  run.floors = startFloors(floorEnv);
   const floors = (await run.floors).servers;
   signal.throwIfAborted();
   const floorSteps: FloorStep[] = [];
@@ -244,7 +245,7 @@ async function measure(
       ready.get(mode)?.push(await startToReadyMs(stack.serviceEnv));
     }
     signal.throwIfAborted();
-    bare.push(await bareStartMs());
+    bare.push(await bareStartMs(floorEnv.NODE_OPTIONS ?? ''));
   }
   const out: ModeResult[] = [];
   for (const { mode, stack, steps } of stacks) {

@@ -115,7 +115,7 @@ export function evaluateTargets({ modes, floors, floorsAfter, bareStart }: Bench
   const ready = modes.map((m) => m.startToReady.medianMs);
   const limit = bareStart.samplesMs.length ? READY_VS_BARE * bareStart.medianMs : undefined;
   out.push({
-    target: `start → ready ≤ ${READY_VS_BARE} × bare Fastify's start → listening`,
+    target: `start → ready ≤ ${READY_VS_BARE} × bare Fastify's start → first answer`,
     measured:
       ready.length && limit !== undefined
         ? `median ${modes.map((m) => `${m.startToReady.medianMs} ms (${m.mode})`).join(', ')}; ` +

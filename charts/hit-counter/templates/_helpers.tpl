@@ -32,14 +32,17 @@ space as heap.oldSpacePercent of resources.limits.memory, so V8 collects harder 
 at worst, stops with a heap error of its own before the kernel kills the container.
 */}}
 {{- define "hit-counter.nodeOptions" -}}
-{{- $limit := toString .Values.resources.limits.memory -}}
+{{- $raw := .Values.resources.limits.memory -}}
+{{- /* a plain number in a values file arrives as a float64: written back as its digits */ -}}
+{{- $limit := toString $raw -}}
+{{- if kindIs "float64" $raw }}{{ $limit = printf "%.0f" $raw }}{{ end -}}
 {{- $n := regexFind "^[0-9]+" $limit -}}
 {{- $unit := trimPrefix $n $limit -}}
 {{- $perUnit := dict "" 1 "k" 1000 "Ki" 1024 "M" 1000000 "Mi" 1048576 "G" 1000000000 "Gi" 1073741824 -}}
 {{- if or (not $n) (not (hasKey $perUnit $unit)) -}}
 {{- fail (printf "resources.limits.memory %q: write a whole number of bytes, k, Ki, M, Mi, G or Gi (heap.oldSpacePercent sizes the heap from it)" $limit) -}}
 {{- end -}}
-{{- $mib := div (mul (int64 $n) (get $perUnit $unit)) 1048576 -}}
+{{- $mib := div (mul (atoi $n) (get $perUnit $unit)) 1048576 -}}
 {{- $old := div (mul $mib (int .Values.heap.oldSpacePercent)) 100 -}}
 {{- if lt $old 16 -}}
 {{- fail (printf "resources.limits.memory %q with heap.oldSpacePercent %d leaves %d MiB of old space; give the service at least 16" $limit (int .Values.heap.oldSpacePercent) $old) -}}

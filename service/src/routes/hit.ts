@@ -14,10 +14,10 @@ const ALLOW = 'GET, HEAD';
 const RETRY_AFTER_S = '1';
 
 function prefersHtml(request: FastifyRequest): boolean {
-  // Without "html" in Accept, text/plain wins whatever the rest says (it is listed first): the
-  // negotiation itself is for the requests that may want HTML (browsers).
+  // HTML can only be chosen through "html" or a wildcard ("*/*", "text/*"): an Accept with neither
+  // (or none) gets text/plain without the negotiation, which is for browsers and wildcards.
   const accept = request.headers.accept;
-  if (accept === undefined || !accept.toLowerCase().includes('html')) return false;
+  if (accept === undefined || !/html|\*/i.test(accept)) return false;
   return new Negotiator(request.raw).mediaType(TYPES) === 'text/html';
 }
 
