@@ -12,7 +12,7 @@ type Default =
   | { default?: number | string; defaultDoc?: undefined }
   | { default: (given: Record<string, unknown>) => number | string; defaultDoc: string };
 
-/** What a value must be: an integer (written in decimal) or a string, with these bounds. */
+/** What a value must be: an integer (a string JSON Schema coercion reads as one) or a string. */
 type Rules = {
   type: 'integer' | 'string';
   minimum?: number;
