@@ -14,6 +14,14 @@ try {
   process.exit(2);
 }
 
+/**
+ * Connections the kernel may hold for the process before it accepts them (capped by
+ * net.core.somaxconn). Node's default, 511, overflowed when nginx opened hundreds of upstream
+ * connections at once under overload: the kernel dropped their SYNs, nginx's connects waited for
+ * retransmits (seconds) and, timed out, marked the replica down. The same as nginx's own backlog.
+ */
+const LISTEN_BACKLOG = 4096;
+
 const lifecycle: Lifecycle = { draining: false };
 const log = stdoutDestination();
 const app = buildApp(config, {
@@ -29,7 +37,7 @@ process.on('unhandledRejection', (err) => {
 });
 
 try {
-  await app.listen({ port: config.port, host: config.host });
+  await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
 } catch (err) {
   app.log.fatal({ err }, 'could not start listening');
   process.exit(1);
