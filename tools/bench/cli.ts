@@ -10,6 +10,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { markdownReport } from './markdown.ts';
+import { UsageError, whole } from './options.ts';
 import { overloadUsage, parseOverloadOptions, runOverload } from './overload.ts';
 import { parseProfileOptions, profileUsage, runProfile } from './profile.ts';
 import { writeResults, type BenchResults } from './results.ts';
@@ -34,15 +35,6 @@ const usage = `usage: npm run bench -- [options]
   --profile                 one replica profiled instead (below)
 ${overloadUsage}
 ${profileUsage}`;
-
-export class UsageError extends Error {}
-
-function whole(name: string, text: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max)
-    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${text}"`);
-  return n;
-}
 
 export function parseOptions(argv: string[]): BenchOptions & { out: string } {
   let values;

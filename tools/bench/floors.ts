@@ -65,6 +65,11 @@ async function startBare(
   return proc;
 }
 
+/** A service environment with its Redis settings dropped: the embedded store, all else kept. */
+export function embeddedStoreEnv(serviceEnv: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(serviceEnv).filter(([k]) => !k.startsWith('REDIS_')));
+}
+
 /**
  * Starts the three floors. `serviceEnv` is a stack's service environment: its Redis settings are
  * dropped, so the replica runs the embedded store with everything else as the chart sets it; the
@@ -79,7 +84,7 @@ export async function startFloors(serviceEnv: Record<string, string>): Promise<F
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const env = Object.fromEntries(Object.entries(serviceEnv).filter(([k]) => !k.startsWith('REDIS_')));
+    const env = embeddedStoreEnv(serviceEnv);
     const servicePort = await freePort();
     const service = await startServiceProcess({
       port: servicePort,

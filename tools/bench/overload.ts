@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { startStack, type Stack } from '../stack/stack.ts';
+import { whole } from './options.ts';
 import { runWrk, type WrkResult } from './wrk.ts';
 
 const NUMBER = /hit (\d+) times/;
@@ -353,13 +354,10 @@ export function parseOverloadOptions(argv: string[]): OverloadOptions {
       replicas: { type: 'string', default: '2' },
     },
   });
-  const seconds = Number(values.duration);
-  const replicas = Number(values.replicas);
-  if (!/^\d+$/.test(values.duration) || seconds < 1 || seconds > 600)
-    throw new Error(`--duration must be a whole number from 1 to 600, got "${values.duration}"`);
-  if (!/^\d+$/.test(values.replicas) || replicas < 1 || replicas > 32)
-    throw new Error(`--replicas must be a whole number from 1 to 32, got "${values.replicas}"`);
-  return { seconds, replicas };
+  return {
+    seconds: whole('duration', values.duration, 1, 600),
+    replicas: whole('replicas', values.replicas, 1, 32),
+  };
 }
 
 /** A fresh stack, the standard phases one after the other, one table. */

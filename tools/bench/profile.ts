@@ -10,6 +10,8 @@ import { freePort } from '../lib/ports.ts';
 import { tempDir } from '../lib/proc.ts';
 import { renderStack } from '../stack/render.ts';
 import { startServiceProcess } from '../stack/service.ts';
+import { embeddedStoreEnv } from './floors.ts';
+import { whole } from './options.ts';
 import { runWrk } from './wrk.ts';
 
 export const profileUsage = `npm run bench -- --profile [options]: one replica alone under wrk, profiled
@@ -35,16 +37,11 @@ export function parseProfileOptions(argv: string[]): ProfileOptions {
       top: { type: 'string', default: '25' },
     },
   });
-  const whole = (name: string, text: string, max: number): number => {
-    if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max)
-      throw new Error(`--${name} must be a whole number from 1 to ${max}, got "${text}"`);
-    return Number(text);
-  };
   return {
-    seconds: whole('duration', values.duration, 3600),
-    connections: whole('connections', values.connections, 10_000),
+    seconds: whole('duration', values.duration, 1, 3600),
+    connections: whole('connections', values.connections, 1, 10_000),
     logLevel: values['log-level'],
-    top: whole('top', values.top, 1000),
+    top: whole('top', values.top, 1, 1000),
   };
 }
 
@@ -96,9 +93,7 @@ async function profileIn(dir: string, o: ProfileOptions, log: (line: string) => 
     password: 'bench-profile',
     set: [],
   });
-  const env = Object.fromEntries(
-    Object.entries(rendered.serviceEnv).filter(([k]) => !k.startsWith('REDIS_')),
-  );
+  const env = embeddedStoreEnv(rendered.serviceEnv);
   const proc = await startServiceProcess({
     port,
     env: {
