@@ -198,6 +198,8 @@ t.test(
   async (t) => {
     const primary = await redis(t);
     const dir = tempDir('sentinel-');
+    // Teardowns run last registered first: this one runs after the sentinel's stop.
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const port = await freePort();
     const conf = join(dir, 'sentinel.conf');
     writeFileSync(conf, `sentinel monitor hc 127.0.0.1 ${primary.port} 1\n`);
@@ -210,7 +212,6 @@ t.test(
         env: process.env,
       },
     });
-    t.teardown(() => rmSync(dir, { recursive: true, force: true })); // after the sentinel's stop
     const warnings: string[] = [];
     const log = {
       level: 'warn',
