@@ -1,11 +1,10 @@
 // The floor the service is measured against: Fastify 5 and nothing else, answering GET / with the
-// service's sentence and a bigint counter, logger off. `node tools/bench/bare-fastify.ts <port>`
-// prints "listening" once it accepts connections.
+// service's sentence and a bigint counter, logger off. Listens on PORT and HOST, as the service does.
 import Fastify from 'fastify';
 
-const port = Number(process.argv[2]);
+const port = Number(process.env.PORT);
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  process.stderr.write(`bare-fastify: the first argument must be a port, got "${process.argv[2] ?? ''}"\n`);
+  process.stderr.write(`bare-fastify: PORT must be a port, got "${process.env.PORT ?? ''}"\n`);
   process.exit(2);
 }
 let hits = 0n;
@@ -18,5 +17,4 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.once(signal, () => {
     void app.close().then(() => process.exit(0));
   });
-await app.listen({ port, host: '127.0.0.1' });
-process.stdout.write('listening\n');
+await app.listen({ port, host: process.env.HOST ?? '127.0.0.1' });

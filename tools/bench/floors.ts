@@ -8,10 +8,10 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../lib/ports.ts';
-import { spawnProcess, tempDir, waitFor, type Proc } from '../lib/proc.ts';
+import { tempDir, type Proc } from '../lib/proc.ts';
 import { startNginx } from '../stack/nginx.ts';
 import { renderNginxConf } from '../stack/render.ts';
-import { answers200, startServiceProcess } from '../stack/service.ts';
+import { startServiceProcess } from '../stack/service.ts';
 
 export const FLOORS = ['service', 'fastify', 'nginx'] as const;
 export type Floor = (typeof FLOORS)[number];
@@ -39,30 +39,16 @@ export interface Floors {
 }
 
 /** Spawns the bare Fastify app on `port`; resolves once GET / answers 200, polled every `intervalMs`. */
-async function startBare(
-  port: number,
-  logFile: string,
-  intervalMs: number,
-  nodeOptions: string,
-): Promise<Proc> {
+function startBare(port: number, logFile: string, intervalMs: number, nodeOptions: string): Promise<Proc> {
   const { NODE_OPTIONS: _inherited, ...env } = process.env;
-  const proc = spawnProcess(process.execPath, [BARE, String(port)], {
-    logFile,
+  return startServiceProcess({
+    script: BARE,
+    port,
     env: nodeOptions ? { ...env, NODE_OPTIONS: nodeOptions } : env,
+    logFile,
+    readyPath: '/',
+    intervalMs,
   });
-  proc.exited.catch(() => {});
-  try {
-    await waitFor(async () => proc.hasExited() || (await answers200(port, '/')), {
-      timeoutMs: 20_000,
-      intervalMs,
-      what: `the bare Fastify app on port ${port} (log: ${logFile})`,
-    });
-  } catch (err) {
-    await proc.stop({ signal: 'SIGKILL' });
-    throw err;
-  }
-  if (proc.hasExited()) throw new Error(`the bare Fastify app exited at start:\n${proc.log()}`);
-  return proc;
 }
 
 /** A service environment with its Redis settings dropped: the embedded store, all else kept. */

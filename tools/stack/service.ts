@@ -7,6 +7,8 @@ import { spawnProcess, waitFor, type Exit, type Proc } from '../lib/proc.ts';
 export const MAIN = join(import.meta.dirname, '..', '..', 'service', 'src', 'main.ts');
 
 export interface ServiceProcessOptions {
+  /** the script node runs (default: the service's main.ts); it must listen on PORT and HOST */
+  script?: string;
   port: number;
   /** the process's whole environment except PORT and HOST, which are set here */
   env: NodeJS.ProcessEnv;
@@ -14,7 +16,7 @@ export interface ServiceProcessOptions {
   overrides?: Record<string, string>;
   logFile: string;
   /** the path that must answer 200 (default '/ready') */
-  readyPath?: '/ready' | '/health';
+  readyPath?: string;
   /** default 20 s */
   timeoutMs?: number;
   /** how often the path is polled (default 50 ms) */
@@ -25,7 +27,7 @@ export interface ServiceProcessOptions {
 export function spawnServiceProcess(
   o: Omit<ServiceProcessOptions, 'readyPath' | 'timeoutMs' | 'intervalMs'>,
 ): Proc {
-  return spawnProcess(process.execPath, [MAIN], {
+  return spawnProcess(process.execPath, [o.script ?? MAIN], {
     env: { ...o.env, PORT: String(o.port), HOST: '127.0.0.1', ...o.overrides },
     logFile: o.logFile,
   });
@@ -43,13 +45,14 @@ export async function startServiceProcess(o: ServiceProcessOptions): Promise<Pro
     await waitFor(async () => proc.hasExited() || (await answers200(o.port, path)), {
       timeoutMs: o.timeoutMs ?? 20_000,
       intervalMs: o.intervalMs ?? 50,
-      what: `the service on port ${o.port} to answer GET ${path} with 200 (log: ${o.logFile})`,
+      what: `${o.script ?? 'the service'} on port ${o.port} to answer GET ${path} with 200 (log: ${o.logFile})`,
     });
   } catch (err) {
     await proc.stop({ signal: 'SIGKILL' });
     throw err;
   }
-  if (proc.hasExited()) throw new Error(`the service exited at start (log: ${o.logFile}):\n${proc.log()}`);
+  if (proc.hasExited())
+    throw new Error(`${o.script ?? 'the service'} exited at start (log: ${o.logFile}):\n${proc.log()}`);
   return proc;
 }
 
@@ -88,7 +91,7 @@ export async function startReplica(o: ReplicaOptions): Promise<Replica> {
   };
 }
 
-export async function answers200(port: number, path: string): Promise<boolean> {
+async function answers200(port: number, path: string): Promise<boolean> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000) });
     await res.arrayBuffer();
