@@ -7,14 +7,14 @@
 // The Redis command timeout is raised to 3 s here (the deadline is 1.5 x that: 4.5 s) so the bound
 // stands well apart from what a queued hit used to wait (two command timeouts: 6 s), and the slack
 // for a loaded machine can be generous. Redis stays stopped longer than two command timeouts.
-import { Agent } from 'node:http';
 import t from 'tap';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { HIT_DEADLINE_FACTOR } from '../src/counter/redis.ts';
 import { startRedis } from '../../tools/lib/redis.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
-import { get, hitNumber, type Response } from './helpers/http.ts';
+import { get } from './helpers/http.ts';
+import { phasedLoad } from './helpers/load.ts';
 
 const COMMAND_TIMEOUT_MS = 3000;
 const DEADLINE_MS = COMMAND_TIMEOUT_MS * HIT_DEADLINE_FACTOR;
@@ -24,7 +24,6 @@ const STOP_MS = 2 * COMMAND_TIMEOUT_MS + 1000;
 const WORKERS = 32;
 
 type Phase = 'up' | 'stopped' | 'resumed';
-type Outcome = { phase: Phase; status: number; retryAfter?: string; n?: bigint; ms: number; error?: string };
 
 t.test('Redis hung under load: each hit answered within its deadline, then served again', async (t) => {
   const redis = await startRedis();
@@ -42,42 +41,14 @@ t.test('Redis hung under load: each hit answered within its deadline, then serve
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   await waitFor(async () => (await get(`${url}/ready`)).status === 200, { what: '/ready 200' });
 
-  let phase: Phase = 'up';
-  let running = true;
-  const outcomes: Outcome[] = [];
-  const agent = new Agent({ keepAlive: true, maxSockets: WORKERS });
-  const worker = async () => {
-    while (running) {
-      const started = phase;
-      let res: Response;
-      try {
-        res = await get(`${url}/`, { agent, timeoutMs: DEADLINE_MS + 20_000 });
-      } catch (err) {
-        outcomes.push({ phase: started, status: 0, ms: Number.NaN, error: (err as Error).message });
-        continue;
-      }
-      outcomes.push({
-        phase: started,
-        status: res.status,
-        retryAfter: res.headers['retry-after'] as string | undefined,
-        ms: res.ms,
-        n: res.status === 200 ? hitNumber(res.body) : undefined,
-      });
-    }
-  };
-  const count = (p: Phase, status: number) =>
-    outcomes.filter((o) => o.phase === p && o.status === status).length;
-  const load = Promise.all(Array.from({ length: WORKERS }, worker));
-  t.teardown(async () => {
-    running = false;
-    await load;
-    agent.destroy();
-  });
+  // Started after the app, so stopped before it.
+  const load = phasedLoad<Phase>(t, url, { workers: WORKERS, timeoutMs: DEADLINE_MS + 20_000, phase: 'up' });
+  const { outcomes, count } = load;
 
   await waitFor(() => count('up', 200) >= 200, { timeoutMs: 30_000, what: '200 hits before the stop' });
   redis.proc.signal('SIGSTOP');
   stopped = true;
-  phase = 'stopped';
+  load.setPhase('stopped');
   const stoppedAt = performance.now();
 
   // Readiness follows Redis's answers, not its (still open) connection.
@@ -95,7 +66,7 @@ t.test('Redis hung under load: each hit answered within its deadline, then serve
   });
   redis.proc.signal('SIGCONT');
   stopped = false;
-  phase = 'resumed';
+  load.setPhase('resumed');
   await waitFor(() => count('resumed', 200) >= 200, {
     timeoutMs: 30_000,
     what: '200 hits after SIGCONT',
@@ -104,14 +75,9 @@ t.test('Redis hung under load: each hit answered within its deadline, then serve
     timeoutMs: 10_000,
     what: '/ready 200 after SIGCONT',
   });
-  running = false;
-  await load;
+  await load.stop();
 
-  t.same(
-    outcomes.filter((o) => o.error).map((o) => `${o.phase}: ${o.error}`),
-    [],
-    'every request was answered',
-  );
+  t.same(load.errors, [], 'every request was answered');
   t.same(
     [...new Set(outcomes.map((o) => o.status))].filter((s) => s !== 200 && s !== 503),
     [],

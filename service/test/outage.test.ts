@@ -1,11 +1,10 @@
 // Redis stopped and restarted under load: fast 503s with Retry-After (no request hangs), /ready 503
 // and /health 200 meanwhile, recovery without a service restart, and the count kept (AOF).
-import { Agent } from 'node:http';
-import { setTimeout as delay } from 'node:timers/promises';
 import t from 'tap';
 import { startRedis } from '../../tools/lib/redis.ts';
 import { tempDir, waitFor } from '../../tools/lib/proc.ts';
-import { get, hitNumber, type Response } from './helpers/http.ts';
+import { get } from './helpers/http.ts';
+import { phasedLoad } from './helpers/load.ts';
 import { startService } from './helpers/service.ts';
 
 const WORKERS = 8;
@@ -13,7 +12,6 @@ const WORKERS = 8;
 const HANG_MS = 5000;
 
 type Phase = 'up' | 'down' | 'restarted';
-type Outcome = { phase: Phase; status: number; retryAfter?: string; n?: bigint; ms: number };
 
 t.test('Redis stopped and restarted during requests', async (t) => {
   const dir = tempDir('redis-aof-');
@@ -23,46 +21,13 @@ t.test('Redis stopped and restarted during requests', async (t) => {
   const service = await startService(t, { REDIS_URL: redis.url });
   await waitFor(async () => (await get(`${service.url}/ready`)).status === 200, { what: '/ready 200' });
 
-  let phase: Phase = 'up';
-  let running = true;
-  const outcomes: Outcome[] = [];
-  const errors: string[] = [];
-  const agent = new Agent({ keepAlive: true, maxSockets: WORKERS });
-  t.teardown(() => agent.destroy());
-  const worker = async () => {
-    while (running) {
-      const started = phase;
-      let res: Response;
-      try {
-        res = await get(`${service.url}/`, { agent, timeoutMs: HANG_MS });
-      } catch (err) {
-        errors.push(`${started}: ${(err as Error).message}`);
-        await delay(50); // back off: a failing connection is not retried in a tight loop
-        continue;
-      }
-      const retryAfter = res.headers['retry-after'] as string | undefined;
-      outcomes.push({
-        phase: started,
-        status: res.status,
-        retryAfter,
-        ms: res.ms,
-        n: res.status === 200 ? hitNumber(res.body) : undefined,
-      });
-    }
-  };
-  const count = (p: Phase, status: number) =>
-    outcomes.filter((o) => o.phase === p && o.status === status).length;
-  const load = Promise.all(Array.from({ length: WORKERS }, worker));
-  // Registered after the service's teardown, so it runs first (LIFO): the workers stop before the
-  // service does, also when a wait below times out.
-  t.teardown(async () => {
-    running = false;
-    await load;
-  });
+  // Started after the service, so stopped before it, also when a wait below times out.
+  const load = phasedLoad<Phase>(t, service.url, { workers: WORKERS, timeoutMs: HANG_MS, phase: 'up' });
+  const { outcomes, errors, count } = load;
 
   await waitFor(() => count('up', 200) >= 200, { timeoutMs: 30_000, what: '200 hits before the outage' });
   await redis.stop();
-  phase = 'down';
+  load.setPhase('down');
   await waitFor(() => count('down', 503) >= 100, { timeoutMs: 30_000, what: '503s during the outage' });
   const ready = await get(`${service.url}/ready`);
   t.equal(ready.status, 503, '/ready 503 while Redis is down');
@@ -74,13 +39,12 @@ t.test('Redis stopped and restarted during requests', async (t) => {
     timeoutMs: 15_000,
     what: 'reconnection without a restart',
   });
-  phase = 'restarted';
+  load.setPhase('restarted');
   await waitFor(() => count('restarted', 200) >= 200, {
     timeoutMs: 30_000,
     what: '200 hits after the restart',
   });
-  running = false;
-  await load;
+  await load.stop();
 
   t.same(errors, [], 'no request hung or failed at the connection level');
   const failed = outcomes.filter((o) => o.status !== 200);
