@@ -4,12 +4,11 @@
 // group or controller security group in the VPC, and only then runs tofu destroy. What the real
 // AWS and cluster do can only be seen on AWS.
 import { execFile } from 'node:child_process';
-import { chmodSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { tempDir } from '../../tools/lib/proc.ts';
 import { eksDir } from './terraform.ts';
+import { withStubs } from './stubs.ts';
 
 const run = promisify(execFile);
 
@@ -36,29 +35,23 @@ exit 0
 `;
 
 async function destroy(env: Record<string, string>) {
-  const dir = tempDir('hit-counter-destroy-');
-  const bin = path.join(dir, 'bin');
-  writeFileSync(path.join(dir, 'stub'), stub);
-  chmodSync(path.join(dir, 'stub'), 0o755);
-  await run('mkdir', [bin]);
-  for (const name of ['tofu', 'aws', 'kubectl']) symlinkSync(path.join(dir, 'stub'), path.join(bin, name));
-  const calls = path.join(dir, 'calls');
-  writeFileSync(calls, '');
-  const result = await run('bash', [path.join(eksDir, 'destroy.sh'), '-auto-approve'], {
-    env: {
-      PATH: `${bin}:${process.env.PATH}`,
-      CALLS: calls,
-      STATE: path.join(dir, 'lb-polls'),
-      DESTROY_POLL: '0',
-      ...env,
-    },
-  }).then(
-    (r) => ({ code: 0, output: r.stdout + r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, output: e.stdout + e.stderr }),
+  return withStubs('hit-counter-destroy-', stub, async ({ dir, bin, calls }) =>
+    run('bash', [path.join(eksDir, 'destroy.sh'), '-auto-approve'], {
+      env: {
+        PATH: `${bin}:${process.env.PATH}`,
+        CALLS: calls,
+        STATE: path.join(dir, 'lb-polls'),
+        DESTROY_POLL: '0',
+        ...env,
+      },
+    }).then(
+      (r) => ({ code: 0, output: r.stdout + r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        output: e.stdout + e.stderr,
+      }),
+    ),
   );
-  const log = readFileSync(calls, 'utf8').trim().split('\n');
-  rmSync(dir, { recursive: true, force: true });
-  return { ...result, log };
 }
 
 t.test(

@@ -3,12 +3,13 @@
 // domain_name to that ALB in hosted_zone_id and waits until Route 53 serves it; `delete` removes
 // only that alias record. What Route 53 and the controller really do can only be seen on AWS.
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { requireBinary, tempDir } from '../../tools/lib/proc.ts';
+import { requireBinary } from '../../tools/lib/proc.ts';
 import { eksDir } from './terraform.ts';
+import { withStubs } from './stubs.ts';
 
 const run = promisify(execFile);
 const alb = 'k8s-hitcount-hitcount-0123456789.eu-west-1.elb.amazonaws.com';
@@ -37,35 +38,26 @@ exit 0
 `;
 
 async function dns(args: string[], env: Record<string, string> = {}) {
-  const dir = tempDir('hit-counter-dns-');
-  const bin = path.join(dir, 'bin');
-  mkdirSync(bin);
-  writeFileSync(path.join(dir, 'stub'), stub);
-  chmodSync(path.join(dir, 'stub'), 0o755);
-  for (const name of ['tofu', 'aws', 'kubectl']) symlinkSync(path.join(dir, 'stub'), path.join(bin, name));
-  const calls = path.join(dir, 'calls');
-  writeFileSync(calls, '');
-  const result = await run('bash', [path.join(eksDir, 'dns.sh'), ...args], {
-    env: {
-      PATH: `${bin}:${process.env.PATH}`,
-      CALLS: calls,
-      STATE: path.join(dir, 'alb-polls'),
-      DNS_POLL: '0',
-      ALB_POLLS: '0',
-      RECORD: 'null',
-      ...env,
-    },
-  }).then(
-    (r) => ({ code: 0, stdout: r.stdout, output: r.stdout + r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      output: e.stdout + e.stderr,
-    }),
+  return withStubs('hit-counter-dns-', stub, async ({ dir, bin, calls }) =>
+    run('bash', [path.join(eksDir, 'dns.sh'), ...args], {
+      env: {
+        PATH: `${bin}:${process.env.PATH}`,
+        CALLS: calls,
+        STATE: path.join(dir, 'alb-polls'),
+        DNS_POLL: '0',
+        ALB_POLLS: '0',
+        RECORD: 'null',
+        ...env,
+      },
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, output: r.stdout + r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        output: e.stdout + e.stderr,
+      }),
+    ),
   );
-  const log = readFileSync(calls, 'utf8').trim().split('\n');
-  rmSync(dir, { recursive: true, force: true });
-  return { ...result, log };
 }
 
 /** The change batches sent to Route 53, parsed. */

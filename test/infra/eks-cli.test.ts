@@ -3,12 +3,12 @@
 // https URL; down is
 // infra/eks/destroy.sh with the same tofu; a wrong command gets the usage.
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { tempDir } from '../../tools/lib/proc.ts';
 import { repoRoot } from './terraform.ts';
+import { withStubs } from './stubs.ts';
 
 const run = promisify(execFile);
 const stub = `#!/usr/bin/env bash
@@ -27,33 +27,18 @@ esac
 `;
 
 async function eks(args: string[]) {
-  const dir = tempDir('hit-counter-eks-cli-');
-  const bin = path.join(dir, 'bin');
-  mkdirSync(bin);
-  writeFileSync(path.join(dir, 'stub'), stub);
-  chmodSync(path.join(dir, 'stub'), 0o755);
-  for (const name of ['tofu', 'aws', 'kubectl']) symlinkSync(path.join(dir, 'stub'), path.join(bin, name));
-  const calls = path.join(dir, 'calls');
-  writeFileSync(calls, '');
-  const env = {
-    ...process.env,
-    PATH: `${bin}:${process.env.PATH}`,
-    CALLS: calls,
-    TOFU: path.join(bin, 'tofu'),
-  };
-  const result = await run(process.execPath, [path.join(repoRoot, 'tools/eks/cli.ts'), ...args], {
-    env,
-  }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({
-      code: e.code,
-      stdout: e.stdout,
-      stderr: e.stderr,
-    }),
+  return withStubs('hit-counter-eks-cli-', stub, async ({ bin, calls }) =>
+    run(process.execPath, [path.join(repoRoot, 'tools/eks/cli.ts'), ...args], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CALLS: calls, TOFU: path.join(bin, 'tofu') },
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        stderr: e.stderr,
+      }),
+    ),
   );
-  const log = readFileSync(calls, 'utf8').trim().split('\n');
-  rmSync(dir, { recursive: true, force: true });
-  return { ...result, log };
 }
 
 t.test('url: the https URL, once the Ingress has its ALB (asked with a kubeconfig of its own)', async (t) => {
