@@ -167,12 +167,46 @@ export async function waitReady(c: Cluster, namespace: string, timeoutMs = 120_0
     );
   } catch (err) {
     throw new Error(
-      `${(err as Error).message}\n${last.join('\n')}\nwarnings:\n${await warnings(c, namespace)}`,
-      {
-        cause: err,
-      },
+      `${(err as Error).message}\n${last.join('\n')}\n${await stuck(c, namespace)}\nwarnings:\n${await warnings(c, namespace)}`,
+      { cause: err },
     );
   }
+}
+
+/**
+ * Where the namespace's pods and claims stand when they are not as they should be, and the nodes
+ * that are not Ready or carry taints: a pod not Ready with its phase, node and its conditions'
+ * latest words (the scheduler's current reason is in PodScheduled), a claim not Bound.
+ */
+export async function stuck(c: Cluster, namespace: string): Promise<string> {
+  const [pods, claims, nodes] = await Promise.all([
+    c.getJson<{ items: Obj[] }>(['pods', '-n', namespace]),
+    c.getJson<{ items: Obj[] }>(['persistentvolumeclaims', '-n', namespace]),
+    c.getJson<{ items: Obj[] }>(['nodes']),
+  ]);
+  const lines: string[] = [];
+  const isTrue = (o: Obj, type: string): boolean =>
+    (o.status?.conditions ?? []).some((x: Obj) => x.type === type && x.status === 'True');
+  for (const p of pods.items) {
+    if (isTrue(p, 'Ready')) continue;
+    const conditions = (p.status?.conditions ?? [])
+      .filter((x: Obj) => x.status !== 'True')
+      .map((x: Obj) => `${x.type}=${x.status}${x.message ? ` (${x.message})` : ''}`);
+    lines.push(
+      `Pod/${p.metadata.name}: ${p.status?.phase ?? '?'} on ${p.spec.nodeName || 'no node'}${conditions.length ? `, ${conditions.join(', ')}` : ''}`,
+    );
+  }
+  for (const pvc of claims.items)
+    if (pvc.status?.phase !== 'Bound')
+      lines.push(`PersistentVolumeClaim/${pvc.metadata.name}: ${pvc.status?.phase ?? '?'}`);
+  for (const n of nodes.items) {
+    const taints = (n.spec.taints ?? []).map((x: Obj) => `${x.key}:${x.effect}`);
+    if (!isTrue(n, 'Ready') || taints.length)
+      lines.push(
+        `Node/${n.metadata.name}: Ready=${isTrue(n, 'Ready')}${taints.length ? `, taints ${taints.join(' ')}` : ''}`,
+      );
+  }
+  return lines.length ? lines.join('\n') : 'every pod Ready, every claim Bound, every node Ready';
 }
 
 /** The namespace's Warning events, one line each (what the controllers and admission said). */

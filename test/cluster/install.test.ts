@@ -15,6 +15,7 @@ import {
   installReady,
   notReady,
   REDIS_SECRET_KEYS,
+  stuck,
   release,
   waitReady,
 } from './fixture.ts';
@@ -226,3 +227,58 @@ t.test(
     await c.kubectl(['delete', 'service', 'dangling', 'wrong-port', '-n', 'defaults']);
   },
 );
+
+t.test('a timeout names where each pod and claim stands: unschedulable, claim pending', async (t) => {
+  // A pod no node fits and a claim no provisioner serves, in a namespace of their own.
+  await createNamespace(c, 'stuck');
+  await c.kubectl(['apply', '--server-side', '-f', '-'], {
+    input: [
+      {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: 'orphan', namespace: 'stuck' },
+        spec: {
+          storageClassName: 'none-such',
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: '1Gi' } },
+        },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'nowhere', namespace: 'stuck' },
+        spec: {
+          nodeSelector: { 'hit-counter.test/none': 'such' },
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: 'c',
+              image: 'none',
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+            },
+          ],
+        },
+      },
+    ]
+      .map((o) => JSON.stringify(o))
+      .join('\n'),
+  });
+  const said = await waitFor(
+    async () => {
+      const s = await stuck(c, 'stuck');
+      return /didn't match Pod's node affinity\/selector/.test(s) && s;
+    },
+    { timeoutMs: 30_000, what: "the scheduler's reason for the pod" },
+  );
+  t.match(
+    said,
+    /^Pod\/nowhere: Pending on no node, PodScheduled=False \(0\/3 nodes are available: 3 node\(s\) didn't match Pod's node affinity\/selector/m,
+  );
+  t.match(said, /^PersistentVolumeClaim\/orphan: Pending$/m);
+  t.notMatch(said, /^Node\//m, 'every kwok node is Ready and untainted');
+  await c.kubectl(['delete', 'namespace', 'stuck', '--wait=false']);
+});
