@@ -379,7 +379,16 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       // node has local-path-provisioner instead.
       ...(real ? [] : ['--enable-hostpath-provisioner=true']),
     ]);
-    const schedPort = await start('kube-scheduler', (port) => controller('scheduler', port));
+    const schedPort = await start('kube-scheduler', (port) => [
+      ...controller('scheduler', port),
+      // A pod the scheduler found unschedulable waits for an event that may make it fit (its
+      // claim bound, a node added). If that event is missed, the scheduler's own fallback retries
+      // it after this long: 5 min by default, longer than any test waits. (Once, in a full run, the
+      // third Redis pod of a StatefulSet stayed not Ready for the test's 2 min, its only events the
+      // usual FailedScheduling while its claim was unbound; a timeout now says where each pod
+      // stands.) Deprecated, still honoured in v1.34.
+      '--pod-max-in-unschedulable-pods-duration=30s',
+    ]);
     if (!real)
       await start(
         'kwok',
