@@ -1,7 +1,12 @@
 // Shared by the chart tests: where the chart is and how it is rendered for them.
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { helmTemplate, parseManifests, type K8sObject } from '../../tools/lib/helm.ts';
+import {
+  helmTemplate,
+  parseManifests,
+  type HelmTemplateOptions,
+  type K8sObject,
+} from '../../tools/lib/helm.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 export const chartDir = path.join(repoRoot, 'charts/hit-counter');
@@ -33,7 +38,11 @@ export async function render(
   { bare = false }: { bare?: boolean } = {},
 ): Promise<Render> {
   const files = bare ? valueFiles : [devAuthValues, ...valueFiles];
-  const o = { chartDir, releaseName, namespace, set, valueFiles: files, apiVersions };
+  return renderBoth({ chartDir, releaseName, namespace, set, valueFiles: files, apiVersions });
+}
+
+/** `helm template` with Helm 3 and Helm 4: Helm 3's output once both agree, else the difference. */
+export async function renderBoth(o: HelmTemplateOptions): Promise<Render> {
   const [h3, h4] = await Promise.allSettled([helmTemplate(o), helmTemplate({ ...o, helm: 'helm4' })]);
   if (h3.status === 'rejected') {
     const e3 = errorText(h3.reason);
