@@ -27,6 +27,7 @@ t.test('ServiceMonitors match Services and ports', async (t) => {
     'HitCounterDown',
     'HitCounterHigh5xxRatio',
     'HitCounterHighLatency',
+    'HitCounterLogLinesDropped',
     'RedisDown',
     'RedisVolumeFilling',
     'RedisBackupStale',

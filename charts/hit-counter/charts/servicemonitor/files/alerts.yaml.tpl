@@ -37,6 +37,14 @@ groups:
           summary: hit-counter p99 latency is high
           description: The 99th percentile of GET / took more than {{ $r.p99Seconds }}s over 10 minutes.
           runbook_url: {{ $runbook }}#hitcounterhighlatency
+      - alert: HitCounterLogLinesDropped
+        expr: sum by (namespace, job, pod) (increase(hitcounter_log_lines_dropped_total{ {{- $svc -}} }[10m])) > 0
+        labels:
+          severity: warning
+        annotations:
+          summary: A hit-counter replica drops log lines
+          description: A replica of {{ include "hc.serviceName" . }} in {{ .Release.Namespace }} dropped log lines in the last 10 minutes; its stdout fell more than 1 MiB behind (the node's log pipeline is slow or stuck), so those request lines are lost.
+          runbook_url: {{ $runbook }}#hitcounterloglinesdropped
   - name: hit-counter-redis
     rules:
       - alert: RedisDown
