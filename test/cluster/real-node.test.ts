@@ -10,6 +10,7 @@
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parse } from 'yaml';
 import { runCommand } from '../../tools/cluster/api.ts';
 import {
@@ -417,6 +418,127 @@ t.test(
         timeoutMs: 60_000,
         what: `${p.metadata.name} /ready 200 after the Redis restart`,
       });
+  },
+);
+
+/** The host pid of a container's main process in a pod (its cgroup names the pod's UID). */
+function hostPid(pod: Obj, command: string): number {
+  const uid = pod.metadata.uid as string;
+  const forms = [uid, uid.replaceAll('-', '_')];
+  const found = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return (
+          readFileSync(`/proc/${d}/comm`, 'utf8').trim() === command &&
+          forms.some((f) => readFileSync(`/proc/${d}/cgroup`, 'utf8').includes(f))
+        );
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+  if (found.length !== 1)
+    throw new Error(`${command} of pod ${pod.metadata.name}: ${found.length} host processes`);
+  return Number(found[0]);
+}
+
+t.test(
+  'Redis hung (SIGSTOP): the kubelet takes every service pod out of rotation and restarts none',
+  async (t) => {
+    const kubeletReady = (p: Obj): boolean =>
+      (p.status.conditions as Obj[]).some((x) => x.type === 'Ready' && x.status === 'True');
+    // Ready in the kubelet's view first: the last test waited for /ready, the kubelet's next probe
+    // may not have run yet.
+    const services = await waitFor(
+      async () => {
+        const all = await pods(APP_NS, 'app.kubernetes.io/component=service');
+        return all.length > 0 && all.every(kubeletReady) ? all : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: 'every service pod Ready before Redis hangs' },
+    );
+    const [redis] = await pods(APP_NS, 'app.kubernetes.io/component=redis');
+    const restarts = (p: Obj): number =>
+      (p.status.containerStatuses as Obj[]).reduce((n, s) => n + (s.restartCount as number), 0);
+    const before = new Map(services.map((p) => [p.metadata.name as string, restarts(p)]));
+    // The kubelet's probe failures of the service pods, by pod and message, with their counts (a
+    // repeated failure is counted on one event).
+    const probeEvents = async (): Promise<Map<string, number>> =>
+      new Map(
+        (
+          await getJson<{ items: Obj[] }>(['events', '-n', APP_NS, '--field-selector', 'reason=Unhealthy'])
+        ).items
+          .filter((e) => before.has(e.involvedObject.name))
+          .map((e) => [`${e.involvedObject.name}: ${e.message}`, (e.count as number | undefined) ?? 1]),
+      );
+    const earlier = await probeEvents();
+    const pid = hostPid(redis!, 'redis-server');
+    process.kill(pid, 'SIGSTOP');
+    let resumed = false;
+    const resume = (): void => {
+      if (!resumed) process.kill(pid, 'SIGCONT');
+      resumed = true;
+    };
+    t.teardown(resume);
+    try {
+      // The service's /ready turns 503 within 0.75 s; the kubelet's readiness probe (every 5 s, two
+      // failures) then marks each pod not Ready. Liveness (/health) never asks Redis.
+      await waitFor(
+        async () =>
+          (await pods(APP_NS, 'app.kubernetes.io/component=service')).every((p) => !kubeletReady(p)),
+        { timeoutMs: 60_000, intervalMs: 500, what: 'every service pod not Ready while Redis hangs' },
+      );
+      t.pass('every service pod left rotation while Redis hung');
+      // Held for more than one liveness period (10 s), so the kubelet probes /health at least once
+      // during the hang: a liveness that asked Redis would fail here. Meanwhile each pod's /health
+      // is asked directly every 0.5 s.
+      const holdUntil = Date.now() + 12_000;
+      const health = new Map<string, number>();
+      while (Date.now() < holdUntil) {
+        for (const p of services) {
+          const res = await fetch(`http://${p.status.podIP}:8000/health`, {
+            signal: AbortSignal.timeout(2000),
+          }).catch((err: Error) => err);
+          const what = res instanceof Error ? res.name : String(res.status);
+          if (!(res instanceof Error)) await res.text();
+          health.set(what, (health.get(what) ?? 0) + 1);
+        }
+        await delay(500);
+      }
+      t.same(
+        [...health.keys()],
+        ['200'],
+        `/health answered 200 throughout the hang (${[...health].join(' ')})`,
+      );
+    } finally {
+      resume();
+    }
+    await waitFor(
+      async () => (await pods(APP_NS, 'app.kubernetes.io/component=service')).every(kubeletReady),
+      { timeoutMs: 60_000, intervalMs: 500, what: 'every service pod Ready again after SIGCONT' },
+    );
+    const events = [...(await probeEvents())].filter(([e, n]) => n > (earlier.get(e) ?? 0)).map(([e]) => e);
+    t.ok(
+      events.some((e) => /Readiness probe failed/.test(e)),
+      `the kubelet saw the readiness probes fail (${events.length} events)`,
+    );
+    t.same(
+      events.filter((e) => /Liveness probe failed/.test(e)),
+      [],
+      'and no liveness probe of a service pod failed',
+    );
+    const after = await pods(APP_NS, 'app.kubernetes.io/component=service');
+    t.same(
+      new Map(after.map((p) => [p.metadata.name as string, restarts(p)])),
+      before,
+      'the same service pods, no container restarted',
+    );
+    // nginx's own readiness asks the service through its Service: it is back a probe period later.
+    await waitFor(async () => (await hit()) > 0n, {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      what: 'a 200 through nginx again',
+    });
+    t.pass('counting again through nginx');
   },
 );
 
