@@ -160,7 +160,7 @@ t.test('the process exits 2 with one line naming the variable', async (t) => {
   ];
   await Promise.all(
     cases.map(async ([env, name]) => {
-      const proc = spawnService(env, await freePort());
+      const proc = spawnService(t, env, await freePort());
       t.teardown(() => proc.stop());
       const exit = await proc.exited;
       const lines = proc.log().trim().split('\n');

@@ -25,7 +25,7 @@ t.test('an idle service: one request line reaches stdout without more traffic', 
 t.test('a fatal exit writes the lines still pending first', async (t) => {
   // Its port is taken: listen fails, the fatal line is logged and the process exits at once.
   const first = await startService(t, {});
-  const proc = spawnService({}, first.port);
+  const proc = spawnService(t, {}, first.port);
   const exit = await proc.exited;
   t.equal(exit.code, 1, 'exit 1');
   const lines = parseLog(proc.log());

@@ -1,7 +1,7 @@
 // The helm test script (files/hit-check.sh) run outside Kubernetes against real HTTP servers:
 // it passes on a growing count, fails on a stuck count or a wrong answer; with curl and with wget.
 import { execFile } from 'node:child_process';
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -31,9 +31,11 @@ async function failure(p: Promise<unknown>): Promise<{ code?: number; stderr?: s
   );
 }
 
-/** A PATH with sh tools and only one of curl / wget. */
-function pathWith(fetcher: 'curl' | 'wget'): string {
-  const dir = path.join(tempDir('hit-check-bin-'), 'bin');
+/** A PATH with sh tools and only one of curl / wget, removed by the test's teardown. */
+function pathWith(t: Test, fetcher: 'curl' | 'wget'): string {
+  const root = tempDir('hit-check-bin-');
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const dir = path.join(root, 'bin');
   mkdirSync(dir);
   for (const tool of ['sh', 'sed', 'head', fetcher]) symlinkSync(requireBinary(tool), path.join(dir, tool));
   return dir;
@@ -41,7 +43,7 @@ function pathWith(fetcher: 'curl' | 'wget'): string {
 
 for (const fetcher of ['curl', 'wget'] as const) {
   t.test(`with ${fetcher}`, async (t) => {
-    const env = { PATH: pathWith(fetcher) };
+    const env = { PATH: pathWith(t, fetcher) };
     const good = await server(t, (n) => `<p>Holla! we have hit ${n + 99} times</p>`);
     const { stdout } = await run('sh', [script], { env: { ...env, HIT_URL: good } });
     t.match(stdout, 'hit-check: ok (100, then 101)');

@@ -4,7 +4,7 @@
 // and Retry-After, bodies refused, the service's /ready and /metrics not public, readiness on its
 // own port, JSON access log, stub_status on its private port. Also the Deployment's probes and
 // storage, and the EKS Ingress's TLS.
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { execFile } from 'node:child_process';
@@ -48,8 +48,10 @@ async function renderConf(
   return file;
 }
 
-function localDir(): string {
+/** nginx's prefix dir, removed by the test's teardown (after nginx's stop, registered later). */
+function localDir(t: Test): string {
   const dir = tempDir('nginx-conf-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   chmodSync(dir, 0o777); // nginx workers drop to an unprivileged user when started as root
   return dir;
 }
@@ -63,7 +65,7 @@ const freePorts = async (): Promise<Ports> => ({
 /** nginx with the chart's config in front of `upstreams`, stopped by the test's teardown. */
 async function startNginx(t: Test, upstreams: string[], set: string[] = []) {
   const nginx = requireBinary('nginx');
-  const dir = localDir();
+  const dir = localDir(t);
   const ports = await freePorts();
   const file = await renderConf(dir, upstreams, ports, set);
   const proc = spawnProcess(nginx, ['-e', 'stderr', '-c', file, '-p', dir]);
@@ -99,7 +101,7 @@ async function counter(t: Test) {
 
 t.test('the rendered nginx.conf passes nginx -t', async (t) => {
   const nginx = requireBinary('nginx');
-  const dir = localDir();
+  const dir = localDir(t);
   const file = await renderConf(dir, ['127.0.0.1:18001', '127.0.0.1:18002'], await freePorts());
   const conf = readFileSync(file, 'utf8');
   t.match(
@@ -158,7 +160,7 @@ t.test('the rendered facts of the defaults', async (t) => {
 
 t.test('a broken value makes nginx -t fail (the check can fail)', async (t) => {
   const nginx = requireBinary('nginx');
-  const dir = localDir();
+  const dir = localDir(t);
   const { objects } = await render(['nginx.config.clientMaxBodySize=lots']);
   const file = path.join(dir, 'nginx.conf');
   writeFileSync(file, find(objects, 'ConfigMap', 'hit-counter-nginx').data['nginx.conf']);

@@ -3,9 +3,9 @@
 // fdatasync of the AOF completed between the command's AOF write and the reply's write to the
 // client. With the default appendfsync always every reply waits for it; with everysec replies go
 // out before their fsync (the negative control: the check fails there).
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { requireBinary, spawnProcess, tempDir, waitFor } from '../../tools/lib/proc.ts';
 import { startRedis } from '../../tools/lib/redis.ts';
 import { find, render } from './chart.ts';
@@ -48,7 +48,7 @@ function classifyReplies(trace: string): Replies {
   return out;
 }
 
-async function traceIncrBys(appendfsync: 'always' | 'everysec', commands: number): Promise<Replies> {
+async function traceIncrBys(t: Test, appendfsync: 'always' | 'everysec', commands: number): Promise<Replies> {
   const strace = requireBinary('strace');
   const { objects } = await render(
     appendfsync === 'always' ? [] : [`redis.config.appendfsync=${appendfsync}`],
@@ -57,6 +57,7 @@ async function traceIncrBys(appendfsync: 'always' | 'everysec', commands: number
   if (!new RegExp(`^appendfsync ${appendfsync}$`, 'm').test(conf))
     throw new Error(`the rendered redis.conf does not say appendfsync ${appendfsync}`);
   const dir = tempDir('redis-fsync-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'redis.conf');
   writeFileSync(file, conf);
   // The rendered redis.conf alone (the ACL users play no part in fsync): its default user with a password.
@@ -113,7 +114,7 @@ t.test('the trace reading itself: a reply before its fsync counts as unsynced', 
 t.test(
   'appendfsync always (the default): every INCRBY reply follows the fsync of its AOF write',
   async (t) => {
-    const replies = await traceIncrBys('always', 20);
+    const replies = await traceIncrBys(t, 'always', 20);
     t.comment(`always: ${JSON.stringify(replies)}`);
     t.equal(replies.synced + replies.unsynced, 20, 'every reply was traced');
     t.equal(replies.unsynced, 0, 'no reply left before its increment was on disk');
@@ -121,7 +122,7 @@ t.test(
 );
 
 t.test('appendfsync everysec (negative control): replies leave before their fsync', async (t) => {
-  const replies = await traceIncrBys('everysec', 20);
+  const replies = await traceIncrBys(t, 'everysec', 20);
   t.comment(`everysec: ${JSON.stringify(replies)}`);
   t.equal(replies.synced + replies.unsynced, 20, 'every reply was traced');
   t.ok(replies.unsynced > 0, 'some replies were answered with their increment not yet on disk');

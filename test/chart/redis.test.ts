@@ -3,7 +3,7 @@
 // Redis as the backup user, with retention; the restore procedure of the redis chart README brings
 // the data back.
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
@@ -24,9 +24,19 @@ interface Conf {
   passwords: Record<string, string>;
 }
 
-async function renderedConf(): Promise<Conf> {
+/**
+ * A temp dir for one test, removed by its teardown: created before the Redis that uses it is
+ * started, its removal runs after that Redis' stop (teardowns run last registered first).
+ */
+function scratch(t: Test, prefix: string): string {
+  const dir = tempDir(prefix);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function renderedConf(t: Test): Promise<Conf> {
   const { objects } = await render();
-  const dir = tempDir('redis-conf-');
+  const dir = scratch(t, 'redis-conf-');
   const data = find(objects, 'ConfigMap', 'hit-counter-redis').data as Record<string, string>;
   for (const [name, text] of Object.entries(data)) writeFileSync(path.join(dir, name), text);
   const authDir = path.join(dir, 'auth');
@@ -47,7 +57,7 @@ async function renderedConf(): Promise<Conf> {
 async function start(
   t: Test,
   conf: Conf,
-  dataDir = tempDir('redis-data-'),
+  dataDir = scratch(t, 'redis-data-'),
   args: string[] = [],
 ): Promise<RedisServer> {
   const port = await freePort();
@@ -90,7 +100,7 @@ function backup(env: Record<string, string>) {
 }
 
 t.test('the rendered redis.conf runs redis-server 7.0 with the chart settings', async (t) => {
-  const redis = await start(t, await renderedConf());
+  const redis = await start(t, await renderedConf(t));
   t.equal(await redis.cli('CONFIG', 'GET', 'protected-mode'), 'protected-mode\nyes');
   t.equal(await redis.cli('CONFIG', 'GET', 'appendonly'), 'appendonly\nyes');
   t.equal(await redis.cli('CONFIG', 'GET', 'appendfsync'), 'appendfsync\nalways', 'durable by default');
@@ -104,10 +114,10 @@ t.test('the rendered redis.conf runs redis-server 7.0 with the chart settings', 
 });
 
 t.test('backup.sh dumps a live Redis as the backup user, keeps the newest BACKUP_KEEP', async (t) => {
-  const conf = await renderedConf();
+  const conf = await renderedConf(t);
   const redis = await start(t, conf);
   await redis.cli('SET', 'hits', '41');
-  const dir = tempDir('backups-');
+  const dir = scratch(t, 'backups-');
   // Three older backups, named as the script names them.
   for (const stamp of ['20200101T000000Z', '20200102T000000Z', '20200103T000000Z'])
     writeFileSync(path.join(dir, `dump-${stamp}.rdb`), 'REDIS-old');
@@ -129,7 +139,7 @@ t.test('backup.sh dumps a live Redis as the backup user, keeps the newest BACKUP
   );
 
   // The dump holds the data: a fresh Redis loads it.
-  const restoreDir = tempDir('redis-load-');
+  const restoreDir = scratch(t, 'redis-load-');
   copyFileSync(made, path.join(restoreDir, 'dump.rdb'));
   const loaded = await startRedis({ dir: restoreDir, args: ['--dbfilename', 'dump.rdb'] });
   t.teardown(() => loaded.stop());
@@ -137,7 +147,7 @@ t.test('backup.sh dumps a live Redis as the backup user, keeps the newest BACKUP
 });
 
 t.test('backup.sh refuses bad input with one clear line', async (t) => {
-  const dir = tempDir('backups-');
+  const dir = scratch(t, 'backups-');
   const base = { REDIS_HOST: '127.0.0.1', REDIS_PORT: '1', BACKUP_DIR: dir };
   await t.rejects(backup({ ...base, BACKUP_KEEP: 'many' }), {
     code: 2,
@@ -153,12 +163,12 @@ t.test('backup.sh refuses bad input with one clear line', async (t) => {
 });
 
 t.test('the README restore procedure brings a backup back under AOF', async (t) => {
-  const conf = await renderedConf();
+  const conf = await renderedConf(t);
   // A live Redis with data, backed up, then changed.
-  const dataDir = tempDir('redis-data-');
+  const dataDir = scratch(t, 'redis-data-');
   const live = await start(t, conf, dataDir);
   await live.cli('SET', 'hits', '1000');
-  const backups = tempDir('backups-');
+  const backups = scratch(t, 'backups-');
   const { stdout } = await backup({
     REDIS_HOST: '127.0.0.1',
     REDIS_PORT: String(live.port),

@@ -108,11 +108,16 @@ export async function startArgoCd(ctx: AddOnContext, o: { seed: string; repoUrl?
 
   ctx.log('starting argocd-repo-server, argocd-application-controller, argocd-applicationset-controller ...');
   // Where Argo CD's images keep their state (/app/config/..., /tmp), inside the cluster's dir.
+  // The repo-server's git askpass socket ignores TMPDIR (its default is /tmp/reposerver-ask-pass.sock,
+  // left behind, and one path for every cluster's repo-server): ARGOCD_ASK_PASS_SOCK moves it, unless
+  // the path would be too long for a Unix socket.
+  const askPassSocket = join(home, 'tmp', 'reposerver-ask-pass.sock');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PATH: [dirname(bins.helm), dirname(bins.git), process.env.PATH].join(':'),
     HOME: join(home, 'home'),
     TMPDIR: join(home, 'tmp'),
+    ...(Buffer.byteLength(askPassSocket) < 104 ? { ARGOCD_ASK_PASS_SOCK: askPassSocket } : {}),
     ARGOCD_GPG_ENABLED: 'false',
     GNUPGHOME: join(home, 'gpg'),
     ARGOCD_SSH_DATA_PATH: join(home, 'ssh'),

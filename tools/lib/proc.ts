@@ -1,7 +1,7 @@
 // Process helpers shared by tests and the local stack: spawn with output to a log file, stop by pid
 // with a deadline, poll a condition, and fail clearly when a binary is missing.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync, mkdtempSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -11,6 +11,7 @@ export type Exit = { code: number | null; signal: NodeJS.Signals | null };
 export type Proc = {
   pid: number;
   child: ChildProcess;
+  /** The file its output goes to (one spawnProcess chose is removed once the process has exited). */
   logFile: string;
   /** Resolves when the process has exited. */
   exited: Promise<Exit>;
@@ -27,7 +28,10 @@ export type Proc = {
 export type SpawnOptions = {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Where stdout and stderr go; a fresh temp file when omitted. */
+  /**
+   * Where stdout and stderr go. When omitted, a file in a fresh temp dir of its own, which is removed
+   * once the process has exited (log() still answers, with the output it held then).
+   */
   logFile?: string;
   /**
    * Its own process group: a terminal's Ctrl-C reaches only the launcher, which then stops the
@@ -41,24 +45,47 @@ export function tempDir(prefix = 'hit-counter-'): string {
 }
 
 export function spawnProcess(cmd: string, args: string[], opts: SpawnOptions = {}): Proc {
-  const logFile = opts.logFile ?? join(tempDir('proc-'), 'output.log');
+  const ownDir = opts.logFile === undefined ? tempDir('proc-') : undefined;
+  const logFile = opts.logFile ?? join(ownDir as string, 'output.log');
+  // The output of a process whose log dir is its own, kept once that dir is removed.
+  let keptLog: string | undefined;
+  const removeOwnDir = (): void => {
+    if (ownDir === undefined || keptLog !== undefined) return;
+    try {
+      keptLog = readFileSync(logFile, 'utf8');
+    } catch {
+      keptLog = '';
+    }
+    rmSync(ownDir, { recursive: true, force: true });
+  };
   const fd = openSync(logFile, 'a');
-  const child = spawn(cmd, args, {
-    cwd: opts.cwd,
-    env: opts.env ?? process.env,
-    stdio: ['ignore', fd, fd],
-    detached: opts.detached ?? false,
-  });
-  closeSync(fd);
+  let child: ChildProcess;
+  try {
+    child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', fd, fd],
+      detached: opts.detached ?? false,
+    });
+  } catch (err) {
+    removeOwnDir();
+    throw err;
+  } finally {
+    closeSync(fd);
+  }
   let exit: Exit | undefined;
   let failed = false;
   const exited = new Promise<Exit>((resolve, reject) => {
     child.once('error', (err) => {
       failed = true;
+      if (child.pid === undefined) removeOwnDir(); // it never ran
       reject(err);
     });
     child.once('exit', (code, signal) => {
       exit = { code, signal };
+      // Its output is complete (it wrote to the file itself): keep it, then remove the dir, before
+      // anyone awaiting the exit reads log().
+      removeOwnDir();
       resolve(exit);
     });
   });
@@ -95,7 +122,7 @@ export function spawnProcess(cmd: string, args: string[], opts: SpawnOptions = {
     logFile,
     exited,
     hasExited: () => exit !== undefined || failed || pid < 0,
-    log: () => readFileSync(logFile, 'utf8'),
+    log: () => keptLog ?? readFileSync(logFile, 'utf8'),
     signal,
     stop,
   };

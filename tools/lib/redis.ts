@@ -1,5 +1,6 @@
 // A real redis-server on a free loopback port, for tests and the local stack.
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './ports.ts';
@@ -12,7 +13,10 @@ export type RedisOptions = {
   configFile?: string;
   /** Extra arguments, e.g. ['--appendonly', 'yes']. */
   args?: string[];
-  /** Data directory (a fresh temp dir when omitted); reuse it to restart with the same data. */
+  /**
+   * Data directory; reuse it to restart with the same data (the caller removes it when done). When
+   * omitted, a fresh temp dir that stop() removes, and the log is spawnProcess' own.
+   */
   dir?: string;
   /** Port to listen on (a free one when omitted); reuse it to restart at the same address. */
   port?: number;
@@ -34,7 +38,10 @@ export type RedisServer = {
   dir: string;
   url: string;
   proc: Proc;
-  /** Stops the server by pid (SIGTERM, then SIGKILL after the deadline). */
+  /**
+   * Stops the server by pid (SIGTERM, then SIGKILL after the deadline); then removes `dir` if it is
+   * the fresh temp dir startRedis chose.
+   */
   stop(opts?: { signal?: NodeJS.Signals; timeoutMs?: number }): Promise<Exit>;
   /** Runs redis-cli against this server; resolves with its trimmed output. */
   cli(...args: string[]): Promise<string>;
@@ -43,8 +50,24 @@ export type RedisServer = {
 export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> {
   const server = requireBinary('redis-server');
   const cliBin = requireBinary('redis-cli');
-  const dir = opts.dir ?? tempDir('redis-');
   if (opts.launch && opts.port === undefined) throw new Error('startRedis: launch needs a port');
+  const dir = opts.dir ?? tempDir('redis-');
+  const removeDir = opts.dir === undefined;
+  try {
+    return await startIn(dir, removeDir, opts, server, cliBin);
+  } catch (err) {
+    if (removeDir) rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function startIn(
+  dir: string,
+  removeDir: boolean,
+  opts: RedisOptions,
+  server: string,
+  cliBin: string,
+): Promise<RedisServer> {
   const attempts = opts.port === undefined ? 3 : 1;
   let lastLog = '';
   for (let attempt = 0; attempt < attempts; attempt++) {
@@ -62,7 +85,8 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
       ...(opts.configFile ? [] : ['--save', '', '--appendonly', 'no']),
       ...(opts.args ?? []),
     ];
-    const logFile = join(dir, `redis-${port}.log`);
+    // A dir of its own goes at stop(): the log is spawnProcess' own then, so log() still answers.
+    const logFile = removeDir ? undefined : join(dir, `redis-${port}.log`);
     const proc = opts.launch
       ? spawnProcess(opts.launch.command, opts.launch.args, { env: opts.launch.env, logFile })
       : spawnProcess(server, args, { logFile });
@@ -105,7 +129,11 @@ export async function startRedis(opts: RedisOptions = {}): Promise<RedisServer> 
       dir,
       url: `redis://127.0.0.1:${port}/0`,
       proc,
-      stop: (o) => proc.stop(o),
+      stop: async (o) => {
+        const exit = await proc.stop(o);
+        if (removeDir) rmSync(dir, { recursive: true, force: true });
+        return exit;
+      },
       cli,
     };
   }

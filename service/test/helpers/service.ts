@@ -1,5 +1,6 @@
 // Starts the real service process (`node service/src/main.ts`) on a free port for a test, and stops
-// it by pid in the test's teardown.
+// it by pid in the test's teardown, which then removes its log.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../../tools/lib/ports.ts';
 import { tempDir, type Proc } from '../../../tools/lib/proc.ts';
@@ -15,14 +16,18 @@ function baseEnv(): NodeJS.ProcessEnv {
   return base;
 }
 
-/** Spawns main.ts with the given environment (PORT and HOST are chosen here). */
-export function spawnService(env: Record<string, string>, port: number): Proc {
-  return spawnServiceProcess({
-    port,
-    env: baseEnv(),
-    overrides: env,
-    logFile: join(tempDir('service-'), 'service.log'),
-  });
+/** A log file in a temp dir the test's teardown removes (registered first, so it runs last). */
+function logFile(t: Teardown): string {
+  const dir = tempDir('service-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'service.log');
+}
+
+/** Spawns main.ts with the given environment (PORT and HOST are chosen here); the teardown stops it. */
+export function spawnService(t: Teardown, env: Record<string, string>, port: number): Proc {
+  const proc = spawnServiceProcess({ port, env: baseEnv(), overrides: env, logFile: logFile(t) });
+  t.teardown(() => proc.stop({ timeoutMs: 5000 }));
+  return proc;
 }
 
 export function parseLog(text: string): Record<string, unknown>[] {
@@ -39,7 +44,7 @@ export async function startService(t: Teardown, env: Record<string, string> = {}
     port,
     env: baseEnv(),
     overrides: env,
-    logFile: join(tempDir('service-'), 'service.log'),
+    logFile: logFile(t),
     readyPath: '/health',
   });
   t.teardown(() => proc.stop({ timeoutMs: 5000 }));
