@@ -1,6 +1,5 @@
 // Redis stopped and restarted under load: fast 503s with Retry-After (no request hangs), /ready 503
 // and /health 200 meanwhile, recovery without a service restart, and the count kept (AOF).
-import { rmSync } from 'node:fs';
 import t from 'tap';
 import { startRedis } from '../../tools/lib/redis.ts';
 import { tempDir, waitFor } from '../../tools/lib/proc.ts';
@@ -15,10 +14,9 @@ const HANG_MS = 5000;
 type Phase = 'up' | 'down' | 'restarted';
 
 t.test('Redis stopped and restarted during requests', async (t) => {
-  const dir = tempDir('redis-aof-');
   // Kept across the restart below; removed after the last Redis on it is stopped (teardowns run
   // last registered first).
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('redis-aof-', t);
   const aof = ['--appendonly', 'yes', '--appendfsync', 'always'];
   let redis = await startRedis({ dir, args: aof });
   t.teardown(() => redis.stop());

@@ -2,7 +2,7 @@
 // whose only other user is an admin, with the service user's rule line taken from the redis chart's
 // ACL template, the service counts, sends nothing its user may not run (no CLIENT SETNAME/SETINFO),
 // and a wrong user or password keeps it unready.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { buildApp } from '../src/app.ts';
@@ -30,9 +30,8 @@ function serviceRules(key: string): string {
 
 /** redis-server with the default user off, the chart's service user and an admin. */
 async function aclRedis(t: Test): Promise<RedisServer> {
-  const dir = tempDir('redis-acl-');
   // Teardowns run last registered first: this one runs after the server's stop.
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('redis-acl-', t);
   const aclFile = path.join(dir, 'users.acl');
   writeFileSync(
     aclFile,

@@ -1,6 +1,6 @@
 // The Redis store against a real redis-server on a free port: exact 64-bit numbers, group commit,
 // startup without Redis, a slow Redis, AUTH, a reconnect through a real Sentinel aborted mid-way.
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import t, { type Test } from 'tap';
@@ -197,9 +197,8 @@ t.test(
   'Sentinel: a reconnect aborted while it asks the sentinels does not end the store for good',
   async (t) => {
     const primary = await redis(t);
-    const dir = tempDir('sentinel-');
     // Teardowns run last registered first: this one runs after the sentinel's stop.
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir('sentinel-', t);
     const port = await freePort();
     const conf = join(dir, 'sentinel.conf');
     writeFileSync(conf, `sentinel monitor hc 127.0.0.1 ${primary.port} 1\n`);

@@ -2,7 +2,7 @@
 // number), a short real run through the CLI (one mode, small connection counts) checked for its
 // output format, clear answers to bad options, and SIGINT stopping everything it started. No timing
 // is asserted.
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import t, { type Test } from 'tap';
@@ -56,8 +56,7 @@ t.test('the exactness check', async (t) => {
 });
 
 t.test('a short real run: the default and the replication modes, small connection counts', async (t) => {
-  const out = tempDir('bench-smoke-');
-  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const out = tempDir('bench-smoke-', t);
   const args = ['--duration', '2', '--connections', '1,4', '--replicas', '2', '--modes', 'batch,ha'];
   args.push(
     '--out',
@@ -203,8 +202,7 @@ t.test('bad options get one clear line and exit 2', async (t) => {
 });
 
 t.test('SIGINT during a run stops every stack and wrk, and exits non-zero', async (t) => {
-  const out = tempDir('bench-sigint-');
-  t.teardown(() => rmSync(out, { recursive: true, force: true }));
+  const out = tempDir('bench-sigint-', t);
   const proc = spawnProcess(process.execPath, [
     cli,
     ...['--duration', '600', '--connections', '1', '--modes', 'batch,memory', '--out', out],

@@ -2,7 +2,7 @@
 // pass on the rendered chart: the defaults, each environment and the main toggles. The checks the
 // chart skips are listed with their reasons in .checkov.yaml.
 import { execFile } from 'node:child_process';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -58,8 +58,7 @@ const cases: [string, string[], string[]][] = [
 ];
 
 t.test('the rendered chart passes checkov', async (t) => {
-  const dir = tempDir('hit-counter-checkov-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('hit-counter-checkov-', t);
   for (const [name, set, files] of cases) {
     const { yaml } = await render(
       set,
@@ -78,8 +77,7 @@ t.test('the rendered chart passes checkov', async (t) => {
 // What Pod Security admission does not judge (test/cluster/ runs the real admission) is checkov's:
 // each of these changes must fail its check.
 t.test('checkov catches what admission does not judge (the lint can fail)', async (t) => {
-  const dir = tempDir('hit-counter-checkov-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('hit-counter-checkov-', t);
   const { objects } = await render();
   const d = structuredClone(find(objects, 'Deployment', 'hit-counter'));
   const pod = d.spec.template.spec;

@@ -1,13 +1,12 @@
 // The Helm 3 / Helm 4 agreement every chart test renders through (chart.ts) can fail: a chart
 // whose output or failure depends on the Helm major is refused, naming what differs.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { tempDir } from '../../tools/lib/proc.ts';
 import { renderBoth } from './chart.ts';
 
-const dir = tempDir('helm-versions-');
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('helm-versions-', t);
 
 /** A one-template chart in its own directory. */
 function chart(name: string, template: string): string {

@@ -1,7 +1,7 @@
 // The helm test script (files/hit-check.sh) run outside Kubernetes against real HTTP servers:
 // it passes on a growing count, fails on a stuck count or a wrong answer; with curl and with wget.
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -33,8 +33,7 @@ async function failure(p: Promise<unknown>): Promise<{ code?: number; stderr?: s
 
 /** A PATH with sh tools and only one of curl / wget, removed by the test's teardown. */
 function pathWith(t: Test, fetcher: 'curl' | 'wget'): string {
-  const root = tempDir('hit-check-bin-');
-  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const root = tempDir('hit-check-bin-', t);
   const dir = path.join(root, 'bin');
   mkdirSync(dir);
   for (const tool of ['sh', 'sed', 'head', fetcher]) symlinkSync(requireBinary(tool), path.join(dir, tool));

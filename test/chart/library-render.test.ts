@@ -4,7 +4,7 @@
 // alters a rendered byte fails here. After a deliberate change to the output, regenerate them and
 // review their diff with the chart change:
 //   UPDATE_GOLDEN=1 bash tools/run tap test/chart/library-render.test.ts
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { helm, helmTemplate } from '../../tools/lib/helm.ts';
@@ -44,8 +44,7 @@ t.test('golden/ holds exactly one file per case', async (t) => {
 });
 
 t.test('the packaged chart (what the release publishes) renders as the directory does', async (t) => {
-  const dir = tempDir('hit-counter-package-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('hit-counter-package-', t);
   await helm(['package', chartDir, '--destination', dir]);
   const [archive] = readdirSync(dir);
   t.match(archive, /^hit-counter-\d+\.\d+\.\d+\.tgz$/);

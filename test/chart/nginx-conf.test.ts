@@ -4,7 +4,7 @@
 // and Retry-After, bodies refused, the service's /ready and /metrics not public, readiness on its
 // own port, JSON access log, stub_status on its private port. Also the Deployment's probes and
 // storage, and the EKS Ingress's TLS.
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { execFile } from 'node:child_process';
@@ -50,8 +50,7 @@ async function renderConf(
 
 /** nginx's prefix dir, removed by the test's teardown (after nginx's stop, registered later). */
 function localDir(t: Test): string {
-  const dir = tempDir('nginx-conf-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('nginx-conf-', t);
   chmodSync(dir, 0o777); // nginx workers drop to an unprivileged user when started as root
   return dir;
 }

@@ -3,7 +3,7 @@
 // fdatasync of the AOF completed between the command's AOF write and the reply's write to the
 // client. With the default appendfsync always every reply waits for it; with everysec replies go
 // out before their fsync (the negative control: the check fails there).
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { requireBinary, spawnProcess, tempDir, waitFor } from '../../tools/lib/proc.ts';
@@ -56,8 +56,7 @@ async function traceIncrBys(t: Test, appendfsync: 'always' | 'everysec', command
   const conf = find(objects, 'ConfigMap', 'hit-counter-redis').data['redis.conf'] as string;
   if (!new RegExp(`^appendfsync ${appendfsync}$`, 'm').test(conf))
     throw new Error(`the rendered redis.conf does not say appendfsync ${appendfsync}`);
-  const dir = tempDir('redis-fsync-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('redis-fsync-', t);
   const file = path.join(dir, 'redis.conf');
   writeFileSync(file, conf);
   // The rendered redis.conf alone (the ACL users play no part in fsync): its default user with a password.

@@ -3,7 +3,7 @@
 // Redis as the backup user, with retention; the restore procedure of the redis chart README brings
 // the data back.
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
@@ -24,19 +24,9 @@ interface Conf {
   passwords: Record<string, string>;
 }
 
-/**
- * A temp dir for one test, removed by its teardown: created before the Redis that uses it is
- * started, its removal runs after that Redis' stop (teardowns run last registered first).
- */
-function scratch(t: Test, prefix: string): string {
-  const dir = tempDir(prefix);
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 async function renderedConf(t: Test): Promise<Conf> {
   const { objects } = await render();
-  const dir = scratch(t, 'redis-conf-');
+  const dir = tempDir('redis-conf-', t);
   const data = find(objects, 'ConfigMap', 'hit-counter-redis').data as Record<string, string>;
   for (const [name, text] of Object.entries(data)) writeFileSync(path.join(dir, name), text);
   const authDir = path.join(dir, 'auth');
@@ -57,7 +47,7 @@ async function renderedConf(t: Test): Promise<Conf> {
 async function start(
   t: Test,
   conf: Conf,
-  dataDir = scratch(t, 'redis-data-'),
+  dataDir = tempDir('redis-data-', t),
   args: string[] = [],
 ): Promise<RedisServer> {
   const port = await freePort();
@@ -117,7 +107,7 @@ t.test('backup.sh dumps a live Redis as the backup user, keeps the newest BACKUP
   const conf = await renderedConf(t);
   const redis = await start(t, conf);
   await redis.cli('SET', 'hits', '41');
-  const dir = scratch(t, 'backups-');
+  const dir = tempDir('backups-', t);
   // Three older backups, named as the script names them.
   for (const stamp of ['20200101T000000Z', '20200102T000000Z', '20200103T000000Z'])
     writeFileSync(path.join(dir, `dump-${stamp}.rdb`), 'REDIS-old');
@@ -139,7 +129,7 @@ t.test('backup.sh dumps a live Redis as the backup user, keeps the newest BACKUP
   );
 
   // The dump holds the data: a fresh Redis loads it.
-  const restoreDir = scratch(t, 'redis-load-');
+  const restoreDir = tempDir('redis-load-', t);
   copyFileSync(made, path.join(restoreDir, 'dump.rdb'));
   const loaded = await startRedis({ dir: restoreDir, args: ['--dbfilename', 'dump.rdb'] });
   t.teardown(() => loaded.stop());
@@ -147,7 +137,7 @@ t.test('backup.sh dumps a live Redis as the backup user, keeps the newest BACKUP
 });
 
 t.test('backup.sh refuses bad input with one clear line', async (t) => {
-  const dir = scratch(t, 'backups-');
+  const dir = tempDir('backups-', t);
   const base = { REDIS_HOST: '127.0.0.1', REDIS_PORT: '1', BACKUP_DIR: dir };
   await t.rejects(backup({ ...base, BACKUP_KEEP: 'many' }), {
     code: 2,
@@ -165,10 +155,10 @@ t.test('backup.sh refuses bad input with one clear line', async (t) => {
 t.test('the README restore procedure brings a backup back under AOF', async (t) => {
   const conf = await renderedConf(t);
   // A live Redis with data, backed up, then changed.
-  const dataDir = scratch(t, 'redis-data-');
+  const dataDir = tempDir('redis-data-', t);
   const live = await start(t, conf, dataDir);
   await live.cli('SET', 'hits', '1000');
-  const backups = scratch(t, 'backups-');
+  const backups = tempDir('backups-', t);
   const { stdout } = await backup({
     REDIS_HOST: '127.0.0.1',
     REDIS_PORT: String(live.port),

@@ -1,6 +1,6 @@
 // Renders the defaults, each environment and a matrix of toggles; every object must pass the
 // strict schema validation (admission is judged by the real API server in test/cluster/).
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { validateManifests } from '../../tools/lib/k8s-validate.ts';
@@ -147,8 +147,7 @@ t.test("the service's V8 heap is sized from its memory limit", async (t) => {
     'bytes',
   );
   // A plain number in a values file is a float64 to Helm; a leading zero is decimal, not octal.
-  const dir = tempDir('heap-values-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('heap-values-', t);
   const valuesFile = path.join(dir, 'values.yaml');
   writeFileSync(valuesFile, 'resources:\n  limits:\n    memory: 268435456\n');
   const fromFile = find((await render([], [valuesFile])).objects, 'Deployment', 'hit-counter');

@@ -2,7 +2,7 @@
 // cluster, kubectl works with that KUBECONFIG, and down (or SIGINT) stops every part by pid and
 // removes the cluster's directory; bad arguments get one line and exit 2.
 import { execFile } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -13,8 +13,7 @@ import { isAlive, pidsIn } from '../../tools/stack/procfs.ts';
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', '..', 'tools', 'cluster', 'cli.ts');
 // The state file and the CLI's logs live in one temp dir, removed at the end.
-const scratch = tempDir('cluster-cli-');
-t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
+const scratch = tempDir('cluster-cli-', t);
 const env = { ...process.env, HIT_COUNTER_CLUSTER_STATE: join(scratch, 'state.json') };
 let runs = 0;
 const launch = (...args: string[]): Proc =>
@@ -136,8 +135,7 @@ t.test('bad arguments get one line and exit 2', async (t) => {
 t.test(
   'a part that exits during startup fails it at once, with its log, and leaves nothing running',
   async (t) => {
-    const dir = tempDir('cluster-broken-');
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir('cluster-broken-', t);
     writeFileSync(join(dir, 'etcd'), 'a file where etcd wants its data directory');
     await t.rejects(
       startCluster({ dir, timeoutMs: 600_000 }),

@@ -3,14 +3,13 @@
 // it with `npm run gitops:set-repo` (the README's GitOps loop) and its pinned charts at the tree
 // under test, the bootstrap of one environment from the clone's argocd/ chart, commits pushed to
 // it, and the Applications' state read from the API with a deadline.
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Test } from 'tap';
 import type { Cluster, ClusterOptions } from '../../tools/cluster/cluster.ts';
 import { runCommand } from '../../tools/cluster/api.ts';
 import { helmTemplate, parseManifests, type K8sObject } from '../../tools/lib/helm.ts';
-import { waitFor } from '../../tools/lib/proc.ts';
+import { tempDir, waitFor } from '../../tools/lib/proc.ts';
 import { setYamlScalar } from '../../tools/promote.ts';
 import { parse } from 'yaml';
 import { clusterFor, REDIS_SECRET_KEYS } from '../cluster/fixture.ts';
@@ -34,18 +33,12 @@ export async function git(cwd: string, args: string[]): Promise<string> {
   return (await runCommand('git', args, { cwd, env: { ...process.env, ...author } })).stdout;
 }
 
-async function tempDir(t: Test, prefix: string): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), prefix));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 /**
  * A clone of this repository whose HEAD is the working tree as it is (uncommitted changes
  * included): what the git server starts from, so the tests deploy the code under test.
  */
 export async function seedCheckout(t: Test): Promise<string> {
-  const seed = await tempDir(t, 'gitops-seed-');
+  const seed = tempDir('gitops-seed-', t);
   await git(seed, ['clone', '--quiet', '--no-checkout', repoRoot, '.']);
   await git(seed, ['checkout', '--quiet', '-B', 'main', 'HEAD']);
   const files = (await git(repoRoot, ['ls-files', '-z', '--cached', '--others', '--exclude-standard']))
@@ -96,7 +89,7 @@ export async function pinCharts(dir: string, commit: string): Promise<void> {
  * charts at the tree under test (pushed).
  */
 export async function workClone(t: Test, repoUrl: string): Promise<Work> {
-  const dir = await tempDir(t, 'gitops-work-');
+  const dir = tempDir('gitops-work-', t);
   await git(dir, ['clone', '--quiet', repoUrl, '.']);
   const tree = (await git(dir, ['rev-parse', 'HEAD'])).trim();
   const push = async (message: string, edit: (dir: string) => Promise<unknown>): Promise<string> => {

@@ -1,7 +1,7 @@
 // The real service/Dockerfile, built with podman on a local base image (tools/base-image.sh, no
 // registry) and run the way Kubernetes runs it: read-only root filesystem, the image's own
 // non-root user, SIGTERM to stop.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { tempDir, waitFor } from '../../tools/lib/proc.ts';
@@ -50,8 +50,7 @@ t.comment(`base image ${baseImage} ready in ${((Date.now() - started) / 1000).to
 
 // The image this tag named before, removed below once the tag moves (only if nothing uses it).
 const previous = await podman('image', 'inspect', '--format={{.Id}}', TAG).catch(() => '');
-const iidDir = tempDir('image-test-');
-t.teardown(() => rmSync(iidDir, { recursive: true, force: true }));
+const iidDir = tempDir('image-test-', t);
 const iidFile = join(iidDir, 'iid');
 started = Date.now();
 await runLogged(

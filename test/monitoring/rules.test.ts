@@ -3,10 +3,10 @@
 // pass against it: every alert fires when it should and stays silent when it should not. Breaking
 // any one alert in a temp copy makes the tests fail, so they can fail.
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { parse, stringify } from 'yaml';
 import { requireBinary, tempDir } from '../../tools/lib/proc.ts';
 import { ruleGroups, type RuleGroup } from '../../tools/lib/prometheus-rules.ts';
@@ -66,18 +66,11 @@ function writeUnitTests(dir: string, alerts: Alerting[]): string[] {
   return files;
 }
 
-/** A temp dir for one test, removed by its teardown. */
-function scratch(t: Test, prefix: string): string {
-  const dir = tempDir(prefix);
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 const groups = ruleGroups(await renderMonitored());
 const alerts = groups.flatMap((g) => g.rules).filter((r): r is Alerting => typeof r.alert === 'string');
 
 t.test('the rendered rules pass promtool check rules', async (t) => {
-  const dir = scratch(t, 'rules-');
+  const dir = tempDir('rules-', t);
   writeFileSync(join(dir, RULES_FILE), stringify({ groups }));
   const { ok, output } = await promtool(dir, 'check', 'rules', RULES_FILE);
   t.ok(ok, output);
@@ -104,7 +97,7 @@ t.test('every alert has a case where it fires and one where it stays silent', as
 });
 
 t.test('promtool test rules passes every unit test file against the rendered rules', async (t) => {
-  const dir = scratch(t, 'rules-');
+  const dir = tempDir('rules-', t);
   writeFileSync(join(dir, RULES_FILE), stringify({ groups }));
   const files = writeUnitTests(dir, alerts);
   t.ok(files.length >= 3, `unit test files found: ${files.join(', ')}`);
@@ -119,7 +112,7 @@ t.test('breaking any one alert makes the unit tests fail', async (t) => {
   const breaks = { 'never fires': 'vector(0) > 1', 'always fires': 'vector(1)' };
   for (const { alert } of alerts) {
     const runs = Object.entries(breaks).map(async ([how, expr]) => {
-      const dir = scratch(t, 'rules-broken-');
+      const dir = tempDir('rules-broken-', t);
       const broken = groups.map((g) => ({
         ...g,
         rules: g.rules.map((r) => (r.alert === alert ? { ...r, expr } : r)),

@@ -2,7 +2,7 @@
 // operator's job label (the Service name), the container port behind the Service's targetPort, the
 // path and interval from values; the resulting prometheus.yml passes `promtool check config`.
 import { execFile } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -88,8 +88,7 @@ t.test('no ServiceMonitor rendered (servicemonitor off) is a clear error', async
 t.test('the generated prometheus.yml and targets pass promtool check config', async (t) => {
   const objects = await renderMonitored();
   const jobs = scrapeJobs(objects, NAMESPACE);
-  const dir = tempDir('prom-config-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('prom-config-', t);
   writeTargets(jobs, dir, (p) => [{ address: `127.0.0.1:${p.port}`, pod: `${p.workload.name}-0` }]);
   writeFileSync(join(dir, 'rules.yaml'), rulesFile(objects));
   const config = join(dir, 'prometheus.yml');

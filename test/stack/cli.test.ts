@@ -145,8 +145,7 @@ t.test('bad arguments: exit 2 with the reason and the usage', async (t) => {
 
 t.test('a missing binary names the install command', async (t) => {
   // PATH holds sh and Redis but not nginx (node itself is run by its path)
-  const bin = tempDir('stack-cli-path-');
-  t.teardown(() => rmSync(bin, { recursive: true, force: true }));
+  const bin = tempDir('stack-cli-path-', t);
   for (const name of ['sh', 'redis-server', 'redis-cli']) symlinkSync(requireBinary(name), join(bin, name));
   const err = await run(process.execPath, [cli], {
     env: { ...process.env, PATH: bin },

@@ -40,8 +40,15 @@ export type SpawnOptions = {
   detached?: boolean;
 };
 
-export function tempDir(prefix = 'hit-counter-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+/**
+ * A fresh directory under the system's temp dir. With an `owner` (a tap test), its teardown removes
+ * the directory: registered now, it runs after the teardowns registered later (tap runs them last
+ * registered first), so after the stop of a process started in it.
+ */
+export function tempDir(prefix = 'hit-counter-', owner?: { teardown(fn: () => unknown): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  owner?.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 export function spawnProcess(cmd: string, args: string[], opts: SpawnOptions = {}): Proc {

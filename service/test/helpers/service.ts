@@ -1,6 +1,5 @@
 // Starts the real service process (`node service/src/main.ts`) on a free port for a test, and stops
 // it by pid in the test's teardown, which then removes its log.
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../../tools/lib/ports.ts';
 import { tempDir, type Proc } from '../../../tools/lib/proc.ts';
@@ -18,8 +17,7 @@ function baseEnv(): NodeJS.ProcessEnv {
 
 /** A log file in a temp dir the test's teardown removes (registered first, so it runs last). */
 function logFile(t: Teardown): string {
-  const dir = tempDir('service-');
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('service-', t);
   return join(dir, 'service.log');
 }
 
