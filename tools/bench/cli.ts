@@ -97,31 +97,28 @@ function versions(): Record<string, string> {
   };
 }
 
+/** Parses the command line with `parse`; bad options: one line and `usageText`, then exit 2. */
+function parsedOr<T>(parse: (argv: string[]) => T, usageText: string): T {
+  try {
+    return parse(process.argv.slice(2));
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}\n${usageText}`);
+    process.exit(2);
+  }
+}
+
+const loadLine = (load: number[]): string =>
+  `bench: load average ${load.map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs`;
+
 async function main(): Promise<void> {
   if (process.argv.includes('--profile')) {
-    let po;
-    try {
-      po = parseProfileOptions(process.argv.slice(2));
-    } catch (err) {
-      console.error(`bench: ${(err as Error).message}\n${profileUsage}`);
-      process.exit(2);
-    }
+    const po = parsedOr(parseProfileOptions, profileUsage);
     console.log(`\n${await runProfile(po, (line) => console.log(`bench: ${line}`))}`);
     return;
   }
   if (process.argv.includes('--overload')) {
-    let ov;
-    try {
-      ov = parseOverloadOptions(process.argv.slice(2));
-    } catch (err) {
-      console.error(`bench: ${(err as Error).message}\n${overloadUsage}`);
-      process.exit(2);
-    }
-    console.log(
-      `bench: load average ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')} on ${cpus().length} CPUs`,
-    );
+    const ov = parsedOr(parseOverloadOptions, overloadUsage);
+    console.log(loadLine(loadavg()));
     console.log(`\n${await runOverload(ov, (line) => console.log(`bench: ${line}`))}`);
     return;
   }
@@ -137,10 +134,7 @@ async function main(): Promise<void> {
   const { out, ...options } = o;
   const startedAt = new Date().toISOString();
   const loadavgAtStart = loadavg();
-  console.log(
-    `bench: load average ${loadavgAtStart.map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs` +
-      ' (other work on the machine lowers every number)',
-  );
+  console.log(`${loadLine(loadavgAtStart)} (other work on the machine lowers every number)`);
   // SIGINT or SIGTERM stops the stacks started so far, then the bench exits non-zero.
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
