@@ -1,7 +1,7 @@
 // The floors every mode is read against, measured in the same run by the same wrk script:
 //   service  the service alone: one replica, the embedded store, the chart's environment, no nginx;
 //   fastify  a bare Fastify app answering the same sentence with a bigint counter, logger off
-//            (bare-fastify.ts): what the framework itself costs;
+//            (bare-fastify.js): what the framework itself costs;
 //   nginx    nginx with the chart's nginx.conf whose `location /` answers `return 200` with the
 //            sentence instead of proxying: what the load balancer itself costs.
 // Also start → listening of the bare Fastify app, the floor of the service's start → ready.
@@ -22,7 +22,7 @@ export const FLOOR_LABELS: Record<Floor, string> = {
   nginx: "nginx return 200 (the chart's nginx.conf)",
 };
 
-const BARE = join(import.meta.dirname, 'bare-fastify.ts');
+const BARE = join(import.meta.dirname, 'bare-fastify.js');
 const SENTENCE = 'Holla! we have hit 1 times';
 
 export interface FloorServer {
@@ -60,8 +60,9 @@ export function embeddedStoreEnv(serviceEnv: Record<string, string>): Record<str
  * Starts the three floors. `serviceEnv` is a stack's service environment: its Redis settings are
  * dropped, so the replica runs the embedded store with everything else as the chart sets it; the
  * bare Fastify app gets its NODE_OPTIONS (the same heap), so the two compare like for like.
+ * `script` is the service's entry point (the bench passes the compiled build).
  */
-export async function startFloors(serviceEnv: Record<string, string>): Promise<Floors> {
+export async function startFloors(serviceEnv: Record<string, string>, script?: string): Promise<Floors> {
   const dir = tempDir('bench-floors-');
   const servers: FloorServer[] = [];
   const stops: (() => Promise<unknown>)[] = [];
@@ -73,6 +74,7 @@ export async function startFloors(serviceEnv: Record<string, string>): Promise<F
     const env = embeddedStoreEnv(serviceEnv);
     const servicePort = await freePort();
     const service = await startServiceProcess({
+      script,
       port: servicePort,
       env: { ...process.env, ...env },
       logFile: join(dir, 'service.log'),

@@ -208,7 +208,15 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
   );
   parts.push(
     `## Replicas after the runs\n\n${table(
-      ['mode', 'replica', 'hits served', 'RSS MiB', 'peak RSS MiB', 'V8 heap used / total MiB'],
+      [
+        'mode',
+        'replica',
+        'hits served',
+        'RSS MiB',
+        'of which file pages MiB',
+        'peak RSS MiB',
+        'V8 heap used / total MiB',
+      ],
       [
         ...r.modes.flatMap((md) =>
           md.replicasAfter.map((x, i) => [
@@ -216,11 +224,20 @@ export function markdownReport(r: BenchResults, svgFile: string): string {
             i,
             x.hitsServed,
             fix(x.rssMiB),
+            x.fileMiB === undefined ? '—' : fix(x.fileMiB),
             fix(x.vmHwmMiB),
             `${fix(x.heapUsedMiB)} / ${fix(x.heapTotalMiB)}`,
           ]),
         ),
-        ...r.floorsAfter.map((f) => [`floor: ${FLOOR_LABELS[f.floor]}`, '—', '—', fix(f.rssMiB), '—', '—']),
+        ...r.floorsAfter.map((f) => [
+          `floor: ${FLOOR_LABELS[f.floor]}`,
+          '—',
+          '—',
+          fix(f.rssMiB),
+          f.fileMiB === undefined ? '—' : fix(f.fileMiB),
+          '—',
+          '—',
+        ]),
       ],
     )}`,
   );

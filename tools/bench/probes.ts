@@ -58,7 +58,7 @@ export function commandDelta(
 }
 
 /** VmRSS and VmHWM (peak RSS since the process started) in MiB; undefined once the process is gone. */
-export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } | undefined {
+export function memoryOf(pid: number): { rssMiB: number; peakMiB: number; fileMiB: number } | undefined {
   let status: string;
   try {
     status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -67,7 +67,7 @@ export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } | und
   }
   const kb = (field: string): number =>
     Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-  return { rssMiB: kb('VmRSS') / 1024, peakMiB: kb('VmHWM') / 1024 };
+  return { rssMiB: kb('VmRSS') / 1024, peakMiB: kb('VmHWM') / 1024, fileMiB: kb('RssFile') / 1024 };
 }
 
 let ticksPerSecond: number | undefined;

@@ -10,6 +10,7 @@ import { freePort } from '../lib/ports.ts';
 import { tempDir } from '../lib/proc.ts';
 import { renderStack } from '../stack/render.ts';
 import { startServiceProcess } from '../stack/service.ts';
+import { buildService } from './build.ts';
 import { embeddedStoreEnv } from './floors.ts';
 import { whole } from './options.ts';
 import { runWrk } from './wrk.ts';
@@ -95,6 +96,7 @@ async function profileIn(dir: string, o: ProfileOptions, log: (line: string) => 
   });
   const env = embeddedStoreEnv(rendered.serviceEnv);
   const proc = await startServiceProcess({
+    script: buildService(log),
     port,
     env: {
       ...process.env,

@@ -1,4 +1,4 @@
-// Start → ready: spawn a replica (`node service/src/main.ts`) and poll GET /ready every 2 ms until
+// Start → ready: spawn a replica (the bench: `node service/dist/main.js`) and poll GET /ready every 2 ms until
 // it answers 200; the time from spawn to that answer. The bench reports the median of a few.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,13 +11,17 @@ export interface StartToReady {
   medianMs: number;
 }
 
-/** One measurement: spawn a replica with `env`, poll /ready, stop it; milliseconds to the first 200. */
-export async function startToReadyMs(env: Record<string, string>): Promise<number> {
+/**
+ * One measurement: spawn a replica (`script`, default the sources) with `env`, poll /ready, stop
+ * it; milliseconds to the first 200.
+ */
+export async function startToReadyMs(env: Record<string, string>, script?: string): Promise<number> {
   const logs = tempDir('bench-ready-');
   try {
     const port = await freePort();
     const started = performance.now();
     const proc = await startServiceProcess({
+      script,
       port,
       env: { ...process.env, ...env },
       logFile: join(logs, 'replica.log'),

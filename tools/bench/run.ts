@@ -21,6 +21,7 @@ import { median, startToReadyMs, type StartToReady } from './ready.ts';
 import { redisBenchmark, type RedisBenchmark } from './redis-benchmark.ts';
 import { runWrk, type WrkResult } from './wrk.ts';
 import { bareStartMs, startFloors, type Floor, type Floors } from './floors.ts';
+import { buildService } from './build.ts';
 
 export const MODES = ['batch', 'everysec', 'ha', 'nobatch', 'memory'] as const;
 export type Mode = (typeof MODES)[number];
@@ -100,7 +101,7 @@ export interface BenchRun {
   modes: ModeResult[];
   floors: FloorStep[];
   /** RSS of the Node floors (the service alone, bare Fastify) after all runs, MiB */
-  floorsAfter: { floor: Floor; rssMiB: number }[];
+  floorsAfter: { floor: Floor; rssMiB: number; fileMiB?: number }[];
   /** spawn → first 200 of the bare Fastify app, measured in turn with the modes' start → ready */
   bareStart: StartToReady;
 }
@@ -113,6 +114,8 @@ export interface ModeResult {
   replicasAfter: {
     hitsServed: number;
     rssMiB: number;
+    /** the part of rssMiB that is file pages: the node binary's code and data, shared and clean */
+    fileMiB?: number;
     vmHwmMiB: number;
     heapUsedMiB: number;
     heapTotalMiB: number;
@@ -160,12 +163,14 @@ async function measure(
   signal: AbortSignal,
 ): Promise<BenchRun> {
   const { stacks } = run;
+  const script = buildService(log);
   for (const mode of o.modes) {
     // The embedded store counts inside one process: more replicas would be separate counters.
     const replicas = mode === 'memory' ? 1 : o.replicas;
     const redis = mode === 'memory' ? '' : mode === 'ha' ? '3 redis nodes, 3 sentinels, ' : 'redis, ';
     log(`${mode}: starting ${redis}${replicas} replica(s), nginx`);
     run.starting = startStack({
+      script,
       replicas,
       store: mode === 'memory' ? 'memory' : 'redis',
       ha: mode === 'ha',
@@ -183,7 +188,7 @@ async function measure(
   log('floors: starting the service alone, a bare Fastify app, nginx return 200');
   // stack.serviceEnv already holds --node-options, when given, in place of the chart's
   const floorEnv = stacks[0]?.stack.serviceEnv ?? {};
-  run.floors = startFloors(floorEnv);
+  run.floors = startFloors(floorEnv, script);
   const floors = (await run.floors).servers;
   signal.throwIfAborted();
   const floorSteps: FloorStep[] = [];
@@ -242,7 +247,7 @@ async function measure(
   for (let i = 0; i < o.readyRuns; i++) {
     for (const { mode, stack } of stacks) {
       signal.throwIfAborted();
-      ready.get(mode)?.push(await startToReadyMs(stack.serviceEnv));
+      ready.get(mode)?.push(await startToReadyMs(stack.serviceEnv, script));
     }
     signal.throwIfAborted();
     bare.push(await bareStartMs(floorEnv.NODE_OPTIONS ?? ''));
@@ -255,7 +260,11 @@ async function measure(
   }
   const floorsAfter = floors
     .filter((f) => f.floor !== 'nginx')
-    .map((f) => ({ floor: f.floor, rssMiB: Math.round((memoryOf(f.pid)?.rssMiB ?? 0) * 10) / 10 }));
+    .map((f) => {
+      const mem = memoryOf(f.pid);
+      const round = (x: number): number => Math.round(x * 10) / 10;
+      return { floor: f.floor, rssMiB: round(mem?.rssMiB ?? 0), fileMiB: round(mem?.fileMiB ?? 0) };
+    });
   return {
     modes: out,
     floors: floorSteps,
@@ -280,6 +289,7 @@ async function afterRuns(
       return {
         hitsServed: c.hits,
         rssMiB: round(mem?.rssMiB ?? 0),
+        fileMiB: round(mem?.fileMiB ?? 0),
         vmHwmMiB: round(mem?.peakMiB ?? 0),
         heapUsedMiB: round(c.heapUsedMiB),
         heapTotalMiB: round(c.heapTotalMiB),

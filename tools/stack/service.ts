@@ -66,6 +66,8 @@ export interface Replica {
 }
 
 export interface ReplicaOptions {
+  /** default: the service's main.ts */
+  script?: string;
   port: number;
   env: Record<string, string>;
   logFile: string;
@@ -75,6 +77,7 @@ export interface ReplicaOptions {
 /** A stack replica: up once GET /ready answers 200. */
 export async function startReplica(o: ReplicaOptions): Promise<Replica> {
   const proc = await startServiceProcess({
+    script: o.script,
     port: o.port,
     env: { ...process.env, ...o.env },
     logFile: o.logFile,

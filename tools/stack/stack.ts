@@ -25,6 +25,8 @@ export interface StackOptions {
   store?: 'redis' | 'memory';
   /** the chart's replication architecture: 3 Redis nodes and 3 Sentinels (redis store only) */
   ha?: boolean;
+  /** the script each replica runs (default: the service's sources; the bench runs the compiled build) */
+  script?: string;
   /** service environment overrides, applied over the chart's Deployment env (e.g. COUNTER_BATCH_MAX) */
   env?: Record<string, string>;
   /** extra helm --set values for the render */
@@ -191,7 +193,12 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
 
     let generation = 0;
     const launchReplica = (port: number): Promise<Replica> =>
-      startReplica({ port, env: serviceEnv, logFile: join(logs, `service-${port}-${generation++}.log`) });
+      startReplica({
+        script: o.script,
+        port,
+        env: serviceEnv,
+        logFile: join(logs, `service-${port}-${generation++}.log`),
+      });
     const services: Replica[] = [];
     cleanups.push(async () => {
       await Promise.all(services.map((r) => stopReplica(r, 'SIGINT', 10_000)));
