@@ -20,17 +20,33 @@ export type LogDestination = {
 };
 
 export function stdoutDestination(): LogDestination {
-  const stream = pino.destination({
+  // Buffer mode: in its text mode sonic-boom measures the whole pending batch (Buffer.byteLength of
+  // a string of up to LOG_BATCH_BYTES) at every line, about 6 % of a replica's CPU at info level
+  // (profiled). As buffers, each line is encoded once and a batch is joined once, when written.
+  const boom = pino.destination({
     dest: 1,
     sync: false,
     minLength: LOG_BATCH_BYTES,
     periodicFlush: LOG_FLUSH_MS,
     maxLength: LOG_BUFFER_BYTES,
+    contentMode: 'buffer',
   });
   let dropped = 0;
   // pino writes one line per write(): a dropped write is a dropped line
-  stream.on('drop', () => {
+  boom.on('drop', () => {
     dropped += 1;
   });
+  // pino's own exit handler flushes `boom` (pino.destination registers it), and on EPIPE pino
+  // replaces boom.write with a no-op, which this looks up at every line. (sonic-boom's types know
+  // its text mode only.)
+  const buffers = boom as unknown as { write(data: Buffer): boolean };
+  const stream = {
+    write(line: string): void {
+      buffers.write(Buffer.from(line));
+    },
+    flush(cb?: (err?: Error) => void): void {
+      boom.flush(cb);
+    },
+  };
   return { stream, dropped: () => dropped };
 }

@@ -1,8 +1,12 @@
 // The log destination of the real process: lines are written asynchronously, in batches, yet one
 // request's line reaches stdout soon on an idle service (the periodic flush), the lines pending at
-// a fatal exit are written before the process ends, and dropped lines are a metric.
+// a fatal exit are written before the process ends, and lines stdout cannot take are dropped and
+// counted, never waited for.
+import { spawn } from 'node:child_process';
 import t from 'tap';
+import { freePort } from '../../tools/lib/ports.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
+import { MAIN } from '../../tools/stack/service.ts';
 import { get } from './helpers/http.ts';
 import { parseLog, spawnService, startService } from './helpers/service.ts';
 
@@ -38,3 +42,47 @@ t.test('a fatal exit writes the lines still pending first', async (t) => {
     'and the warning logged before it',
   );
 });
+
+t.test(
+  'stdout that stops being read: lines past the buffer are dropped and counted, hits go on',
+  async (t) => {
+    // The service's stdout is a pipe nobody reads: once the pipe (64 KiB) and the line buffer
+    // (LOG_BUFFER_BYTES, 1 MiB) are full, each further line is dropped, never waited for.
+    const port = await freePort();
+    const { REDIS_URL: _u, REDIS_PASSWORD: _p, ...env } = process.env;
+    const child = spawn(process.execPath, [MAIN], {
+      env: { ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    t.teardown(async () => {
+      // SIGKILL: a clean exit would wait to write the pending lines to a pipe nobody reads
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await gone;
+      child.stdout?.destroy();
+    });
+    child.stdout?.pause();
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await get(`${url}/health`).catch(() => undefined))?.status === 200, {
+      timeoutMs: 20_000,
+      what: 'the service to answer /health',
+    });
+    // ~180 bytes a line: 12,000 request lines are about twice what the pipe and buffer hold
+    const total = 12_000;
+    let next = 0;
+    let ok = 0;
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < total) {
+          next += 1;
+          if ((await get(`${url}/`)).status === 200) ok += 1;
+        }
+      }),
+    );
+    t.equal(ok, total, 'every hit answered 200 while stdout was stalled');
+    const dropped = Number(
+      /^hitcounter_log_lines_dropped_total (\d+)$/m.exec((await get(`${url}/metrics`)).body)?.[1],
+    );
+    t.ok(dropped > 1000 && dropped < total, `lines dropped and counted: ${dropped} of ${total}`);
+  },
+);
