@@ -1,5 +1,6 @@
-// Start → ready: spawn a replica (the bench: `node service/dist/main.js`) and poll GET /ready every 2 ms until
-// it answers 200; the time from spawn to that answer. The bench reports the median of a few.
+// Start → ready: spawn a replica (the bench: `node service/dist/main.js`) and poll GET /ready every
+// 2 ms until it answers 200; the time from spawn to that answer. The bench reports the median of a
+// few.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../lib/ports.ts';
