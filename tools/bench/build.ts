@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-export const COMPILED_MAIN = join(ROOT, 'service', 'dist', 'main.js');
+const COMPILED_MAIN = join(ROOT, 'service', 'dist', 'main.js');
 
 /** Compiles the service into service/dist (tsc from the project's node_modules); returns main.js. */
 export function buildService(log: (line: string) => void): string {

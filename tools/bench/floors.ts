@@ -60,9 +60,9 @@ export function embeddedStoreEnv(serviceEnv: Record<string, string>): Record<str
  * Starts the three floors. `serviceEnv` is a stack's service environment: its Redis settings are
  * dropped, so the replica runs the embedded store with everything else as the chart sets it; the
  * bare Fastify app gets its NODE_OPTIONS (the same heap), so the two compare like for like.
- * `script` is the service's entry point (the bench passes the compiled build).
+ * `script` is the service's entry point: the compiled build, as for the stacks.
  */
-export async function startFloors(serviceEnv: Record<string, string>, script?: string): Promise<Floors> {
+export async function startFloors(serviceEnv: Record<string, string>, script: string): Promise<Floors> {
   const dir = tempDir('bench-floors-');
   const servers: FloorServer[] = [];
   const stops: (() => Promise<unknown>)[] = [];

@@ -13,10 +13,10 @@ export interface StartToReady {
 }
 
 /**
- * One measurement: spawn a replica (`script`, default the sources) with `env`, poll /ready, stop
- * it; milliseconds to the first 200.
+ * One measurement: spawn a replica (`script`, the compiled build) with `env`, poll /ready, stop it;
+ * milliseconds to the first 200.
  */
-export async function startToReadyMs(env: Record<string, string>, script?: string): Promise<number> {
+export async function startToReadyMs(env: Record<string, string>, script: string): Promise<number> {
   const logs = tempDir('bench-ready-');
   try {
     const port = await freePort();

@@ -101,7 +101,7 @@ export interface BenchRun {
   modes: ModeResult[];
   floors: FloorStep[];
   /** RSS of the Node floors (the service alone, bare Fastify) after all runs, MiB */
-  floorsAfter: { floor: Floor; rssMiB: number; fileMiB?: number }[];
+  floorsAfter: { floor: Floor; rssMiB: number; fileMiB: number }[];
   /** spawn → first 200 of the bare Fastify app, measured in turn with the modes' start → ready */
   bareStart: StartToReady;
 }
@@ -115,7 +115,7 @@ export interface ModeResult {
     hitsServed: number;
     rssMiB: number;
     /** the part of rssMiB that is file pages: the node binary's code and data, shared and clean */
-    fileMiB?: number;
+    fileMiB: number;
     vmHwmMiB: number;
     heapUsedMiB: number;
     heapTotalMiB: number;

@@ -96,17 +96,14 @@ export function evaluateTargets({ modes, floors, floorsAfter, bareStart }: Bench
     met: steps.length ? inexact === 0 : undefined,
   });
   const after = modes.flatMap((m) => m.replicasAfter);
-  const worst = after.reduce<{ rssMiB: number; fileMiB?: number }>((a, r) => (r.rssMiB > a.rssMiB ? r : a), {
-    rssMiB: 0,
-  });
+  const worst = after.reduce((a, r) => (r.rssMiB > a.rssMiB ? r : a), { rssMiB: 0, fileMiB: 0 });
   const bareAfter = floorsAfter.find((f) => f.floor === 'fastify')?.rssMiB;
   const bareRss = bareAfter ? `; bare Fastify after the same runs: ${bareAfter.toFixed(1)} MiB` : '';
   const minHits = Math.min(...after.map((r) => r.hitsServed));
   out.push({
     target: `replica RSS ≤ ${RSS_LIMIT_MIB} MiB after 100k hits`,
     measured: after.length
-      ? `${worst.rssMiB.toFixed(1)} MiB at most` +
-        (worst.fileMiB === undefined ? '' : `, of which ${worst.fileMiB.toFixed(1)} MiB file pages`) +
+      ? `${worst.rssMiB.toFixed(1)} MiB at most, of which ${worst.fileMiB.toFixed(1)} MiB file pages` +
         ` (every replica served ≥ ${minHits} hits)` +
         bareRss
       : 'not measured',
