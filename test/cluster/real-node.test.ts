@@ -23,6 +23,7 @@ import {
 import { launchChromium } from '../../tools/lib/browser.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
 import { aofRewritten } from '../../tools/stack/backup.ts';
+import { pidsWhere } from '../../tools/stack/procfs.ts';
 import { duplicates, largest, runLoad } from '../../tools/stack/load.ts';
 import {
   APP_NS,
@@ -449,21 +450,14 @@ t.test(
 function hostPid(pod: Obj, command: string): number {
   const uid = pod.metadata.uid as string;
   const forms = [uid, uid.replaceAll('-', '_')];
-  const found = readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return (
-          readFileSync(`/proc/${d}/comm`, 'utf8').trim() === command &&
-          forms.some((f) => readFileSync(`/proc/${d}/cgroup`, 'utf8').includes(f))
-        );
-      } catch {
-        return false; // gone meanwhile
-      }
-    });
+  const found = pidsWhere(
+    (pid) =>
+      readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === command &&
+      forms.some((f) => readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(f)),
+  );
   if (found.length !== 1)
     throw new Error(`${command} of pod ${pod.metadata.name}: ${found.length} host processes`);
-  return Number(found[0]);
+  return found[0] as number;
 }
 
 t.test(

@@ -17,15 +17,26 @@ export function procStat(pid: number | string): string[] | undefined {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
-/** Pids whose parent is `ppid` (e.g. an nginx master's workers). */
-export function childPids(ppid: number): number[] {
+/**
+ * Pids of the processes for which `test` (given the pid as /proc names it) holds; a process that
+ * exits while `test` reads its files is left out.
+ */
+export function pidsWhere(test: (pid: string) => boolean): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    const fields = procStat(name);
-    if (fields && Number(fields[1]) === ppid) out.push(Number(name));
+    try {
+      if (test(name)) out.push(Number(name));
+    } catch {
+      // exited while we looked
+    }
   }
   return out;
+}
+
+/** Pids whose parent is `ppid` (e.g. an nginx master's workers). */
+export function childPids(ppid: number): number[] {
+  return pidsWhere((pid) => Number(procStat(pid)?.[1]) === ppid);
 }
 
 /** True while `pid` exists and is not a zombie. */
@@ -45,21 +56,10 @@ export function runsIn(pid: number | string, dir: string): boolean {
 
 /** Pids of the processes whose working directory is inside `dir`. */
 export function pidsIn(dir: string): number[] {
-  return readdirSync('/proc')
-    .filter((p) => /^\d+$/.test(p) && runsIn(p, dir))
-    .map(Number);
+  return pidsWhere((pid) => runsIn(pid, dir));
 }
 
 /** Pids of the processes with `arg` among their command-line arguments. */
 export function pidsWithArg(arg: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').includes(arg)) out.push(Number(name));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return out;
+  return pidsWhere((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(arg));
 }
