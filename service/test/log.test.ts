@@ -8,7 +8,7 @@ import { freePort } from '../../tools/lib/ports.ts';
 import { waitFor } from '../../tools/lib/proc.ts';
 import { MAIN } from '../../tools/stack/service.ts';
 import { get } from './helpers/http.ts';
-import { parseLog, spawnService, startService } from './helpers/service.ts';
+import { baseEnv, parseLog, spawnService, startService } from './helpers/service.ts';
 
 t.test('an idle service: one request line reaches stdout without more traffic', async (t) => {
   const s = await startService(t, { LOG_LEVEL: 'info' });
@@ -49,9 +49,8 @@ t.test(
     // The service's stdout is a pipe nobody reads: once the pipe (64 KiB) and the line buffer
     // (LOG_BUFFER_BYTES, 1 MiB) are full, each further line is dropped, never waited for.
     const port = await freePort();
-    const { REDIS_URL: _u, REDIS_PASSWORD: _p, ...env } = process.env;
     const child = spawn(process.execPath, [MAIN], {
-      env: { ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+      env: { ...baseEnv(), PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     t.teardown(async () => {

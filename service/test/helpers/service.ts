@@ -10,7 +10,7 @@ export type Service = { url: string; port: number; proc: Proc; logLines(): Recor
 type Teardown = { teardown(fn: () => unknown): void };
 
 /** The test's environment without a Redis it did not ask for. */
-function baseEnv(): NodeJS.ProcessEnv {
+export function baseEnv(): NodeJS.ProcessEnv {
   const { REDIS_URL: _u, REDIS_PASSWORD: _p, ...base } = process.env;
   return base;
 }
